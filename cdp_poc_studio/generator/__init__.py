@@ -1,0 +1,1 @@
+"""Seeded, reproducible dummy guests and orders with nested extensions, drawn from Faker."""

@@ -1,0 +1,1 @@
+"""The embedded CDP sandbox: a local server that speaks the real CDP HTTP API."""

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every check CI runs: lint, format, types, import layering, then the test suite. Stops at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${VENV:-.venv}/bin"
+export PATH="$PWD/$bin:$PATH"
+
+echo "== ruff"; ruff check .
+echo "== ruff format"; ruff format --check .
+echo "== mypy"; mypy cdp_poc_studio
+echo "== import-linter"; lint-imports
+echo "== pytest"; QT_QPA_PLATFORM=offscreen pytest "$@"
