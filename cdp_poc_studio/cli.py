@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import click
 
 from cdp_poc_studio import __version__
+
+
+class ConfigError(click.ClickException):
+    """Bad usage or configuration: exit code 2, as for a usage error, with a message that says what to do."""
+
+    exit_code = 2
 
 
 @click.group(invoke_without_command=True)
@@ -14,6 +23,153 @@ def cli(ctx: click.Context) -> None:
     """CDP PoC Studio: generate, send, export and verify Sitecore CDP data, end to end."""
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
+
+
+@cli.command("generate")
+@click.option("--guests", type=click.IntRange(min=0), default=100, show_default=True, help="How many guests.")
+@click.option(
+    "--orders",
+    "orders",
+    default="poisson:1.5",
+    show_default=True,
+    help="Orders per guest: fixed:N, uniform:LOW-HIGH or poisson:MEAN.",
+)
+@click.option("--items", "items", default="uniform:1-3", show_default=True, help="Items per order, likewise.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=42,
+    show_default=True,
+    help="The same seed gives the same file.",
+)
+@click.option(
+    "--locale",
+    "locales",
+    multiple=True,
+    default=["en_US"],
+    show_default=True,
+    help="Faker locale; repeat for several.",
+)
+@click.option(
+    "--schema",
+    "schema_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Extension schema file (TOML or JSON); see resources/schemas/.",
+)
+@click.option(
+    "--flatten",
+    type=click.Choice(["prefix", "json"]),
+    help="Flattening for nested fields that do not choose their own.",
+)
+@click.option("--identifier-provider", default="POC_STUDIO", show_default=True)
+@click.option("--run-tag", help="Tag in every identifier and order reference (default: poc<SEED>).")
+@click.option(
+    "--max-file-mb",
+    type=click.FloatRange(min=2, max=50),
+    default=50,
+    show_default=True,
+    help="Split files before they reach this compressed size.",
+)
+@click.option("--compresslevel", type=click.IntRange(1, 9), default=6, show_default=True)
+@click.option(
+    "--lint/--no-lint", default=True, show_default=True, help="Check every record against CDP's rules."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("out/batch.json.gz"),
+    show_default=True,
+    help="Output file; split files are numbered -001, -002, ...",
+)
+def generate_command(
+    guests: int,
+    orders: str,
+    items: str,
+    seed: int,
+    locales: tuple[str, ...],
+    schema_path: Path | None,
+    flatten: str | None,
+    identifier_provider: str,
+    run_tag: str | None,
+    max_file_mb: float,
+    compresslevel: int,
+    lint: bool,
+    out: Path,
+) -> None:
+    """Generate a gzipped CDP batch file of guests and orders with nested extensions."""
+    from pydantic import ValidationError
+
+    from cdp_poc_studio.cdp.batchfile import BatchFileWriter
+    from cdp_poc_studio.domain.lint import lint_record
+    from cdp_poc_studio.domain.schema import ExtensionSchema
+    from cdp_poc_studio.domain.schema_check import check_schema, serialised_fields
+    from cdp_poc_studio.domain.schema_file import SchemaFileError, load_schema
+    from cdp_poc_studio.generator.records import Generator
+    from cdp_poc_studio.generator.settings import GeneratorSettings
+    from cdp_poc_studio.generator.values import SchemaValueError
+
+    try:
+        settings = GeneratorSettings(
+            seed=seed,
+            guests=guests,
+            locales=list(locales),
+            orders_per_guest=orders,
+            items_per_order=items,
+            identifier_provider=identifier_provider,
+            run_tag=run_tag,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"impossible settings: {problems}") from None
+    try:
+        schema = load_schema(schema_path) if schema_path else ExtensionSchema()
+    except SchemaFileError as exc:
+        raise ConfigError(f"bad schema file {exc}") from None
+    if flatten:
+        schema = schema.model_copy(update={"default_flatten": flatten})
+    violations = check_schema(schema)
+    if violations:
+        listing = "\n".join(f"  {v}" for v in violations)
+        raise ConfigError(f"the schema {schema_path} breaks CDP's rules:\n{listing}")
+    try:
+        generator = Generator(settings, schema)
+    except SchemaValueError as exc:
+        raise ConfigError(f"bad schema file {schema_path}: {exc}") from None
+
+    stem = out.name.removesuffix(".gz").removesuffix(".json")
+    findings = 0
+    try:
+        with BatchFileWriter(
+            out.parent, stem, max_bytes=int(max_file_mb * 1024 * 1024), compresslevel=compresslevel
+        ) as writer:
+            for guest in generator.guests():
+                for record in guest.records():
+                    if lint:
+                        for violation in lint_record(record, "batch"):
+                            findings += 1
+                            if findings <= 10:
+                                click.echo(f"lint: guest {guest.seq}: {violation}", err=True)
+                    writer.write(record)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
+    files = writer.files
+    if len(files) == 1:
+        # One file needs no number: give it exactly the name asked for.
+        files[0].path.replace(out)
+        files = [dataclasses.replace(files[0], path=out)]
+    total = sum(f.records for f in files)
+    click.echo(
+        f"Wrote {total:,} records ({guests:,} guests and their orders) in {len(files)} file(s), "
+        f"seed {seed}, run tag {generator.run_tag}:"
+    )
+    for f in files:
+        click.echo(f"  {f.path}  {f.records:,} records  {f.size:,} bytes  md5 {f.md5_hex}")
+    for path in serialised_fields(schema):
+        click.echo(f"Note: {path} reaches CDP as one JSON string; segments must unpack it with custom code.")
+    if findings:
+        raise click.ClickException(f"{findings} lint finding(s) in the generated records; see above")
 
 
 def main() -> None:
