@@ -9,6 +9,7 @@ from typing import Any
 from faker import Faker
 
 from cdp_poc_studio.domain.schema import FieldSpec, GroupFields
+from cdp_poc_studio.generator.sampling import Weighted, between, pick
 
 FAKER_POOL_SIZE = 500
 
@@ -24,6 +25,7 @@ class ValueFactory:
         self._fakers = fakers
         self._anchor = anchor
         self._pools: dict[tuple[int, str], list[Any]] = {}
+        self._weights: dict[int, Weighted] = {}
 
     def prepare(self, fields: GroupFields, path: str) -> None:
         """Fill every Faker pool up front, so a bad provider fails before anything is written."""
@@ -72,16 +74,16 @@ class ValueFactory:
     def value(self, spec: FieldSpec, rng: random.Random, locale: str) -> Any:
         kind = spec.kind
         if kind == "faker":
-            return rng.choice(self._pool(spec, locale, spec.provider or ""))
+            return pick(rng, self._pool(spec, locale, spec.provider or ""))
         if kind == "choice":
             assert spec.choices is not None
             if spec.weights:
-                return rng.choices(spec.choices, weights=spec.weights)[0]
-            return rng.choice(spec.choices)
+                return self._weighted(spec).pick(rng)
+            return pick(rng, spec.choices)
         if kind == "int":
             assert spec.min is not None
             assert spec.max is not None
-            return rng.randint(int(spec.min), int(spec.max))
+            return between(rng, int(spec.min), int(spec.max))
         if kind == "float":
             assert spec.min is not None
             assert spec.max is not None
@@ -96,20 +98,28 @@ class ValueFactory:
             assert spec.fields is not None
             return self.group(spec.fields, rng, locale) or None
         assert spec.item is not None
-        count = rng.randint(spec.min_items, spec.max_items)
+        count = between(rng, spec.min_items, spec.max_items)
         items = [self.value(spec.item, rng, locale) for _ in range(count)]
         items = [item for item in items if item is not None]
         # An empty list has no flat form in CDP, so it is left out rather than sent.
         return items or None
 
+    def _weighted(self, spec: FieldSpec) -> Weighted:
+        weighted = self._weights.get(id(spec))
+        if weighted is None:
+            assert spec.choices is not None
+            assert spec.weights is not None
+            weighted = self._weights[id(spec)] = Weighted(spec.choices, spec.weights)
+        return weighted
+
     def _date(self, spec: FieldSpec, rng: random.Random, *, with_time: bool) -> str:
         start = date.fromisoformat(spec.start) if spec.start else self._anchor - timedelta(days=3650)
         end = date.fromisoformat(spec.end) if spec.end else self._anchor
-        day = start + timedelta(days=rng.randint(0, max(0, (end - start).days)))
+        day = start + timedelta(days=between(rng, 0, max(0, (end - start).days)))
         if not with_time:
             return day.isoformat()
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-            seconds=rng.randint(0, 86_399)
+            seconds=between(rng, 0, 86_399)
         )
         return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 

@@ -40,8 +40,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
 
 
 def test_another_seed_gives_other_guests() -> None:
-    a = Generator(GeneratorSettings(guests=5, seed=1)).guest(0).guest
-    b = Generator(GeneratorSettings(guests=5, seed=2)).guest(0).guest
+    a = next(Generator(GeneratorSettings(guests=5, seed=1)).guests()).guest
+    b = next(Generator(GeneratorSettings(guests=5, seed=2)).guests()).guest
     assert (a["firstName"], a["email"], a["city"]) != (b["firstName"], b["email"], b["city"])
 
 
@@ -147,3 +147,16 @@ def test_content_md5_is_base64_of_the_raw_digest(tmp_path: Path) -> None:
     import base64
 
     assert base64.b64decode(writer.files[0].content_md5).hex() == writer.files[0].md5_hex
+
+
+def test_seeded_uuids_are_valid_version_4() -> None:
+    import random
+    import uuid
+
+    from cdp_poc_studio.generator.records import _uuid
+
+    rng = random.Random(1)
+    for _ in range(200):
+        text = _uuid(rng)
+        assert str(uuid.UUID(text)) == text
+        assert uuid.UUID(text).version == 4
