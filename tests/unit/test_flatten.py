@@ -21,9 +21,7 @@ primitives = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=False, allow_infinity=False),
 )
-leaf_specs = st.builds(
-    lambda p: FieldSpec(kind="const", value=True, probability=p), st.sampled_from([1.0, 0.5])
-)
+leaf_specs = st.builds(lambda p: FieldSpec(kind="const", value=True, probability=p), st.sampled_from([1.0, 0.5]))
 
 
 def _object_spec(fields: dict[str, FieldSpec], probability: float) -> FieldSpec:

@@ -102,9 +102,7 @@ def test_optional_fields_are_sometimes_absent(generator: Generator) -> None:
     assert 0.6 < sum(present) / len(present) < 0.95
 
 
-@pytest.mark.parametrize(
-    ("text", "low", "high"), [("fixed:2", 2, 2), ("uniform:1-4", 1, 4), ("poisson:1.5", 0, 20)]
-)
+@pytest.mark.parametrize(("text", "low", "high"), [("fixed:2", 2, 2), ("uniform:1-4", 1, 4), ("poisson:1.5", 0, 20)])
 def test_distributions_stay_in_bounds(text: str, low: int, high: int) -> None:
     import random
 

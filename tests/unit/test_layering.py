@@ -9,7 +9,15 @@ PURE = {
     "cdp_poc_studio.domain": ("PySide6", "httpx", "faker", "orjson"),
     "cdp_poc_studio.generator": ("PySide6", "httpx"),
     "cdp_poc_studio.cdp": ("PySide6", "faker"),
-    "cdp_poc_studio.sandbox": ("PySide6", "faker", "cdp_poc_studio.domain", "cdp_poc_studio.cdp"),
+    "cdp_poc_studio.roundtrip": ("PySide6",),
+    "cdp_poc_studio.sandbox": (
+        "PySide6",
+        "faker",
+        "cdp_poc_studio.domain",
+        "cdp_poc_studio.cdp",
+        "cdp_poc_studio.generator",
+        "cdp_poc_studio.roundtrip",
+    ),
 }
 
 

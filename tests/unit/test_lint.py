@@ -155,12 +155,8 @@ def test_valid_records_pass(record: dict[str, Any], api: str) -> None:
     assert lint_record(record, api, now=NOW) == []  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("rule", "api", "record", "path", "bad"), CASES, ids=[f"{c[0]}-{c[1]}-{c[3]}" for c in CASES]
-)
-def test_each_rule_reports_its_violation_with_a_path(
-    rule: str, api: str, record: dict, path: str, bad: Any
-) -> None:
+@pytest.mark.parametrize(("rule", "api", "record", "path", "bad"), CASES, ids=[f"{c[0]}-{c[1]}-{c[3]}" for c in CASES])
+def test_each_rule_reports_its_violation_with_a_path(rule: str, api: str, record: dict, path: str, bad: Any) -> None:
     violations = lint_record(_set(record, path, bad), api, now=NOW)  # type: ignore[arg-type]
     assert rule in {v.rule for v in violations}, violations
     assert all(v.path and v.message for v in violations)

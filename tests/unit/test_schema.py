@@ -33,9 +33,7 @@ def test_bundled_schema_loads_and_breaks_no_rule(path: Path) -> None:
         ),
     ],
 )
-def test_bad_schema_file_error_names_file_path_and_problem(
-    tmp_path: Path, text: str, where: str, problem: str
-) -> None:
+def test_bad_schema_file_error_names_file_path_and_problem(tmp_path: Path, text: str, where: str, problem: str) -> None:
     path = tmp_path / "schema.toml"
     path.write_text(text)
     with pytest.raises(SchemaFileError) as caught:
@@ -78,9 +76,7 @@ def test_key_collision_is_reported_with_both_schema_paths() -> None:
 
 
 def test_keys_must_be_unique_across_guest_groups() -> None:
-    schema = ExtensionSchema(
-        guest={"ext": {"tier": _spec(kind="bool")}, "ext2": {"tier": _spec(kind="bool")}}
-    )
+    schema = ExtensionSchema(guest={"ext": {"tier": _spec(kind="bool")}, "ext2": {"tier": _spec(kind="bool")}})
     (violation,) = check_schema(schema)
     assert violation.path == "guest.ext2.tier"
 

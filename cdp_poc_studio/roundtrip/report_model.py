@@ -1,0 +1,160 @@
+"""The results of a run as one document: rendered to HTML and JUnit, and written as JSON (report.json).
+
+The JSON schema is `RunReport.model_json_schema()`, kept in docs/report-schema.json; `report_version` changes
+whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cdp_poc_studio.roundtrip.normalise import Outcome
+from cdp_poc_studio.roundtrip.verify import Comparison
+
+REPORT_VERSION = 1
+DIFFERENCE_CAP = 10_000
+
+StageStatus = Literal["done", "skipped", "waiting", "failed", "cancelled"]
+Verdict = Literal["passed", "failed", "waiting", "incomplete"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StageTiming(_Model):
+    name: str
+    status: StageStatus
+    seconds: float = 0.0
+    records: int = 0
+    note: str = ""
+
+
+class FieldSummary(_Model):
+    path: str
+    counts: dict[Outcome, int]
+
+    @property
+    def passed(self) -> int:
+        return sum(n for outcome, n in self.counts.items() if outcome.passes)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for outcome, n in self.counts.items() if not outcome.passes)
+
+
+class DifferenceRow(_Model):
+    source: str
+    record: str
+    path: str
+    outcome: Outcome
+    expected: Any = None
+    actual: Any = None
+    explanation: str = ""
+
+
+class SourceSummary(_Model):
+    source: Literal["rest", "export"]
+    records_expected: int
+    records_found: int
+    records_missing: int
+    records_rejected: int
+    records_waiting: int
+    records_extra: int
+    field_pass_rate: float
+    outcome_totals: dict[Outcome, int]
+    fields: list[FieldSummary]
+
+
+class ThresholdCheck(_Model):
+    name: str
+    limit: float
+    actual: float
+    passed: bool
+
+
+class Trace(_Model):
+    """One record through every stage, from the run ledger."""
+
+    record: str
+    stages: dict[str, Any]
+
+
+class RunReport(_Model):
+    report_version: int = REPORT_VERSION
+    run_id: str
+    scenario_name: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    versions: dict[str, str]
+    seed: int
+    run_tag: str
+    target: str
+    load: str
+    pull_back: list[str]
+    settings: dict[str, Any] = Field(description="the scenario as run; it never holds secrets")
+    stages: list[StageTiming] = []
+    sources: list[SourceSummary] = []
+    differences: list[DifferenceRow] = []
+    differences_total: int = 0
+    normalised_examples: list[DifferenceRow] = []
+    thresholds: list[ThresholdCheck] = []
+    verdict: Verdict = "incomplete"
+    waiting_until: datetime | None = None
+    traces: list[Trace] = []
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+
+def summarise(comparison: Comparison) -> SourceSummary:
+    return SourceSummary(
+        source=comparison.source,
+        records_expected=comparison.records_expected,
+        records_found=comparison.records_found,
+        records_missing=comparison.records_missing,
+        records_rejected=comparison.records_rejected,
+        records_waiting=comparison.records_waiting,
+        records_extra=comparison.records_extra,
+        field_pass_rate=comparison.field_pass_rate,
+        outcome_totals=dict(comparison.outcome_totals),
+        fields=[FieldSummary(path=p, counts=dict(c)) for p, c in sorted(comparison.field_counts.items())],
+    )
+
+
+def difference_rows(comparisons: list[Comparison]) -> tuple[list[DifferenceRow], int, list[DifferenceRow]]:
+    """Failing differences (capped), their true total, and examples of normalised passes."""
+    rows: list[DifferenceRow] = []
+    total = 0
+    examples: list[DifferenceRow] = []
+    for comparison in comparisons:
+        total += len(comparison.differences)
+        for d in comparison.differences[: max(0, DIFFERENCE_CAP - len(rows))]:
+            rows.append(
+                DifferenceRow(
+                    source=d.source,
+                    record=d.record,
+                    path=d.path,
+                    outcome=d.outcome,
+                    expected=d.expected,
+                    actual=d.actual,
+                    explanation=d.explanation,
+                )
+            )
+        for d in comparison.normalised_examples:
+            examples.append(
+                DifferenceRow(
+                    source=d.source,
+                    record=d.record,
+                    path=d.path,
+                    outcome=d.outcome,
+                    expected=d.expected,
+                    actual=d.actual,
+                    explanation=d.explanation,
+                )
+            )
+    return rows, total, examples

@@ -1,0 +1,133 @@
+"""Writing a run's reports: self-contained HTML, JSON (report.json) and JUnit XML, plus the evidence bundle."""
+
+from __future__ import annotations
+
+import zipfile
+from collections import Counter
+from pathlib import Path
+from xml.etree import ElementTree
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from cdp_poc_studio.resources import TEMPLATES
+from cdp_poc_studio.roundtrip.charts import bars, stacked_bars
+from cdp_poc_studio.roundtrip.normalise import Outcome
+from cdp_poc_studio.roundtrip.report_model import RunReport
+
+OUTCOME_LABELS = {
+    Outcome.EQUAL: "equal",
+    Outcome.NORMALISED: "equal after normalisation",
+    Outcome.RECORD_MISSING: "record missing",
+    Outcome.EXTRA_RECORD: "extra record",
+    Outcome.FIELD_MISSING: "field missing",
+    Outcome.VALUE_CHANGED: "value changed",
+    Outcome.TYPE_CHANGED: "type changed",
+    Outcome.REJECTED: "rejected at upload",
+    Outcome.BEYOND_RETENTION: "beyond export retention",
+    Outcome.NOT_IN_SNAPSHOT: "not yet in the segment snapshot",
+}
+
+
+def write_reports(report: RunReport, folder: Path) -> dict[str, Path]:
+    """Write report.html, report.json and junit.xml into `folder`; returns their paths by kind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"html": folder / "report.html", "json": folder / "report.json", "junit": folder / "junit.xml"}
+    _atomic_write(paths["json"], orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+    _atomic_write(paths["html"], render_html(report).encode("utf-8"))
+    _atomic_write(paths["junit"], render_junit(report))
+    return paths
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def render_html(report: RunReport) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["json"] = lambda value: orjson.dumps(value, default=str).decode()
+    causes: Counter[str] = Counter()
+    for source in report.sources:
+        for outcome, count in source.outcome_totals.items():
+            if not outcome.passes and count:
+                causes[OUTCOME_LABELS[outcome]] += count
+    field_charts = {
+        source.source: stacked_bars([(f.path, f.passed, f.failed) for f in source.fields][:60])
+        for source in report.sources
+    }
+    return env.get_template("report.html.j2").render(
+        report=report,
+        labels=OUTCOME_LABELS,
+        field_charts=field_charts,
+        cause_chart=bars([(cause, float(n)) for cause, n in causes.most_common()]),
+        stage_chart=bars([(s.name, s.seconds) for s in report.stages if s.seconds], unit=" s"),
+        traces={trace.record: trace.stages for trace in report.traces},
+    )
+
+
+def render_junit(report: RunReport) -> bytes:
+    """One test suite per pulled-back source, one test case per field, plus the thresholds."""
+    suites = ElementTree.Element("testsuites", name=report.scenario_name)
+    total_tests = total_failures = 0
+    by_field: dict[tuple[str, str], list[str]] = {}
+    for d in report.differences:
+        by_field.setdefault((d.source, d.path), []).append(f"{d.record}: {OUTCOME_LABELS[d.outcome]}: {d.explanation}")
+    for source in report.sources:
+        suite = ElementTree.SubElement(suites, "testsuite", name=f"{report.scenario_name} / {source.source}")
+        tests = failures = skipped = 0
+        for summary in source.fields:
+            tests += 1
+            case = ElementTree.SubElement(suite, "testcase", name=summary.path, classname=f"cdp.{source.source}")
+            waiting = summary.counts.get(Outcome.NOT_IN_SNAPSHOT, 0)
+            if summary.failed and summary.failed == waiting:
+                skipped += 1
+                ElementTree.SubElement(case, "skipped", message=f"{waiting} record(s) not yet in the segment snapshot")
+            elif summary.failed:
+                failures += 1
+                counts = ", ".join(f"{OUTCOME_LABELS[o]}: {n}" for o, n in summary.counts.items() if not o.passes)
+                failure = ElementTree.SubElement(
+                    case, "failure", message=f"{summary.failed} of {summary.passed + summary.failed} failed ({counts})"
+                )
+                failure.text = "\n".join(by_field.get((source.source, summary.path), [])[:50])
+        suite.set("tests", str(tests))
+        suite.set("failures", str(failures))
+        suite.set("skipped", str(skipped))
+        suite.set("errors", "0")
+        total_tests += tests
+        total_failures += failures
+    suite = ElementTree.SubElement(suites, "testsuite", name=f"{report.scenario_name} / thresholds")
+    for check in report.thresholds:
+        case = ElementTree.SubElement(suite, "testcase", name=check.name, classname="cdp.thresholds")
+        if not check.passed:
+            ElementTree.SubElement(case, "failure", message=f"{check.actual:g} against a limit of {check.limit:g}")
+    threshold_failures = sum(not c.passed for c in report.thresholds)
+    suite.set("tests", str(len(report.thresholds)))
+    suite.set("failures", str(threshold_failures))
+    suite.set("skipped", "0")
+    suite.set("errors", "0")
+    suites.set("tests", str(total_tests + len(report.thresholds)))
+    suites.set("failures", str(total_failures + threshold_failures))
+    ElementTree.indent(suites)
+    return bytes(ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def bundle(run_folder: Path, destination: Path | None = None) -> Path:
+    """The whole run folder zipped: the evidence for an architecture review."""
+    destination = destination or run_folder.with_suffix(".zip")
+    temporary = destination.with_name(f".{destination.name}.tmp")
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(run_folder.rglob("*")):
+                if path.is_file() and not path.name.startswith("."):
+                    archive.write(path, Path(run_folder.name) / path.relative_to(run_folder))
+        temporary.replace(destination)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    return destination

@@ -1,0 +1,401 @@
+"""Field-level verification: join what was sent with what came back, compare, classify every difference.
+
+Records are compared as flat maps of field paths (`firstName`, `ext.address.city`, `ext.stays[1].hotel`,
+`orders.R-1.price`, `orders.R-1.items.R-1-2.name`). Nested extension values are rebuilt from CDP's flat keys by
+the reverse of their flattening first, so a difference is named by the field the architect designed. A record
+whose maps are equal passes whole, at the speed of a dictionary comparison; only the others are walked field by
+field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from cdp_poc_studio.domain.flatten import possible_keys, unflatten_group
+from cdp_poc_studio.domain.lint import parse_timestamp
+from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.roundtrip.normalise import UNORDERED_FIELDS, Outcome, compare_values
+
+Source = Literal["rest", "export"]
+FieldMap = dict[str, Any]
+_ENVELOPE = frozenset({"name", "key", "ref", "href", "createdAt", "modifiedAt", "guest", "order", "orderItem"})
+_READ_ONLY = frozenset(
+    {
+        "ref",
+        "href",
+        "createdAt",
+        "modifiedAt",
+        "firstSeen",
+        "lastSeen",
+        "dataExtensions",
+        "extensions",
+        "orders",
+        "subscriptions",
+        "sessions",
+    }
+)
+EXAMPLES_PER_FIELD = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """One sent guest, as designed: its join keys, its fields, and what the upload said of it."""
+
+    key: str
+    email: str | None
+    fields: FieldMap
+    sent_at: datetime | None = None
+    rejected: tuple[int | str, str] | None = None
+    order_dates: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Difference:
+    source: Source
+    record: str
+    path: str
+    outcome: Outcome
+    expected: Any = None
+    actual: Any = None
+    explanation: str = ""
+
+
+@dataclass(slots=True)
+class Comparison:
+    """The result of comparing one source (REST read-back or audience export) with what was sent."""
+
+    source: Source
+    records_expected: int = 0
+    records_found: int = 0
+    records_missing: int = 0
+    records_rejected: int = 0
+    records_waiting: int = 0
+    records_extra: int = 0
+    field_counts: dict[str, Counter[Outcome]] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+    normalised_examples: list[Difference] = field(default_factory=list)
+
+    def count(self, path: str, outcome: Outcome, n: int = 1) -> None:
+        counts = self.field_counts.get(path)
+        if counts is None:
+            counts = self.field_counts[path] = Counter()
+        counts[outcome] += n
+
+    @property
+    def outcome_totals(self) -> Counter[Outcome]:
+        total: Counter[Outcome] = Counter()
+        for counts in self.field_counts.values():
+            total.update(counts)
+        return total
+
+    @property
+    def field_pass_rate(self) -> float:
+        totals = self.outcome_totals
+        compared = sum(totals.values())
+        return 1.0 if compared == 0 else sum(n for o, n in totals.items() if o.passes) / compared
+
+
+# ---------------------------------------------------------------- building field maps
+
+
+def leaves(prefix: str, value: Any, out: FieldMap) -> None:
+    """Nested extension values as leaf paths: `ext.address.city`, `ext.tags[0]`."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            leaves(f"{prefix}.{key}", item, out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            leaves(f"{prefix}[{index}]", item, out)
+    else:
+        out[prefix] = value
+
+
+def guest_fields(guest: Mapping[str, Any], nested_extensions: Mapping[str, Mapping[str, Any]]) -> FieldMap:
+    """The designed fields of a guest: wire attributes and the leaves of its nested extension values."""
+    out: FieldMap = {k: v for k, v in guest.items() if k not in _READ_ONLY}
+    for group, nested in nested_extensions.items():
+        leaves(group, dict(nested), out)
+    return out
+
+
+def order_fields(
+    order: Mapping[str, Any],
+    nested_extension: Mapping[str, Any] | None,
+    nested_item_extensions: Iterable[Mapping[str, Any] | None],
+    out: FieldMap,
+) -> None:
+    reference = order["referenceId"]
+    base = f"orders.{reference}"
+    for key, value in order.items():
+        if key not in ("contact", "orderItems", "extensions", "consumers") and key not in _READ_ONLY:
+            out[f"{base}.{key}"] = value
+    if nested_extension:
+        leaves(f"{base}.ext", dict(nested_extension), out)
+    for index, (item, nested) in enumerate(zip(order.get("orderItems", []), nested_item_extensions, strict=False)):
+        item_base = f"{base}.items.{item.get('referenceId') or index}"
+        for key, value in item.items():
+            if key not in ("extensions",) and key not in _READ_ONLY:
+                out[f"{item_base}.{key}"] = value
+        if nested:
+            leaves(f"{item_base}.ext", dict(nested), out)
+
+
+def rebuild_extensions(
+    schema: ExtensionSchema, entity: str, groups: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Nested values rebuilt from CDP's flat groups, and the flat keys no schema field produces.
+
+    A key that no field produces is where a mapping error usually shows: the value went to the wrong key.
+    """
+    designed = {"guest": schema.guest, "order": schema.order, "order_item": schema.order_item}[entity]
+    nested: dict[str, dict[str, Any]] = {}
+    unexpected: dict[str, Any] = {}
+    for group, flat in groups.items():
+        values = {k: v for k, v in flat.items() if k not in _ENVELOPE}
+        fields = designed.get(group)
+        if fields is None:
+            unexpected.update({f"{group}.{k}": v for k, v in values.items()})
+            continue
+        known = {fk.key for fk in possible_keys(schema, entity, group, fields)}
+        unexpected.update({f"{group}.{k}": v for k, v in values.items() if k not in known})
+        try:
+            nested[group] = unflatten_group(schema, fields, values)
+        except ValueError:
+            # A JSON-serialised field that does not hold JSON: compare the raw text, the diff will show it.
+            nested[group] = {k: v for k, v in values.items() if k in known}
+    return nested, unexpected
+
+
+# ---------------------------------------------------------------- comparing
+
+
+@dataclass(slots=True)
+class Returned:
+    """One record as it came back: its fields, keys it may be joined by, and keys no design produces."""
+
+    fields: FieldMap
+    unexpected: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SourceRules:
+    """What a source can return and when: the fields it carries, its time semantics and caps."""
+
+    source: Source
+    from_text: bool = False
+    # Field paths this source can carry (prefixes); None means everything.
+    carries: tuple[str, ...] | None = None
+    snapshot_cutoff: datetime | None = None
+    as_of: datetime | None = None
+    order_retention_days: int | None = None
+    include: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    def wants(self, path: str) -> bool:
+        if self.include and not any(_under(path, p) for p in self.include):
+            return False
+        if any(_under(path, p) for p in self.ignore):
+            return False
+        return self.carries is None or any(_under(path, p) for p in self.carries)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or (path.startswith(prefix) and path[len(prefix)] in ".[")
+
+
+def compare(
+    expected: Iterable[Expected],
+    returned: Mapping[str, Returned],
+    rules: SourceRules,
+    *,
+    extra_keys: Iterable[str] = (),
+) -> Comparison:
+    """Compare every expected record with the returned record of the same key (identifier, email or ref)."""
+    result = Comparison(rules.source)
+    seen: set[str] = set()
+    for record in expected:
+        result.records_expected += 1
+        back = returned.get(record.key) or (returned.get(f"email:{record.email}") if record.email else None)
+        wanted = {p: v for p, v in record.fields.items() if rules.wants(p)}
+        if record.rejected is not None:
+            result.records_rejected += 1
+            code, message = record.rejected
+            _record_level(result, record, wanted, Outcome.REJECTED, f"rejected at upload: {code} {message}")
+            continue
+        if back is None:
+            if (
+                rules.snapshot_cutoff is not None
+                and record.sent_at is not None
+                and record.sent_at >= rules.snapshot_cutoff
+            ):
+                result.records_waiting += 1
+                _record_level(
+                    result,
+                    record,
+                    wanted,
+                    Outcome.NOT_IN_SNAPSHOT,
+                    f"sent at {record.sent_at:%Y-%m-%d %H:%M} UTC, after the segment snapshot of "
+                    f"{rules.snapshot_cutoff:%Y-%m-%d %H:%M} UTC: it appears in the next day's export",
+                )
+            else:
+                result.records_missing += 1
+                _record_level(result, record, wanted, Outcome.RECORD_MISSING, "no record came back for this guest")
+            continue
+        seen.add(record.key)
+        result.records_found += 1
+        actual = back.fields
+        if wanted.items() <= actual.items() and _types_match(wanted, actual):
+            for path in wanted:
+                result.count(path, Outcome.EQUAL)
+            continue
+        _compare_fields(result, record, wanted, back, rules)
+    for key in extra_keys:
+        if key not in seen:
+            result.records_extra += 1
+            result.differences.append(
+                Difference(
+                    rules.source,
+                    key,
+                    "*",
+                    Outcome.EXTRA_RECORD,
+                    explanation="came back but was not sent by this run",
+                )
+            )
+    return result
+
+
+def _types_match(wanted: FieldMap, actual: FieldMap) -> bool:
+    # `<=` on items treats 1 == 1.0 == True; the fast path must not hide a changed type.
+    return all(type(value) is type(actual[path]) for path, value in wanted.items())
+
+
+def _record_level(result: Comparison, record: Expected, wanted: FieldMap, outcome: Outcome, why: str) -> None:
+    for path in wanted:
+        result.count(path, outcome)
+    result.differences.append(Difference(result.source, record.key, "*", outcome, explanation=why))
+
+
+def _compare_fields(result: Comparison, record: Expected, wanted: FieldMap, back: Returned, rules: SourceRules) -> None:
+    actual = back.fields
+    for path, sent in wanted.items():
+        if path not in actual:
+            outcome, why = _explain_missing(path, sent, record, back, rules)
+            result.count(path, outcome)
+            result.differences.append(Difference(rules.source, record.key, path, outcome, sent, None, why))
+            continue
+        got = actual[path]
+        outcome, note = compare_values(sent, got, from_text=rules.from_text, unordered=path in UNORDERED_FIELDS)
+        result.count(path, outcome)
+        if outcome is Outcome.NORMALISED:
+            if result.field_counts[path][outcome] <= EXAMPLES_PER_FIELD:
+                result.normalised_examples.append(Difference(rules.source, record.key, path, outcome, sent, got, note))
+        elif outcome is not Outcome.EQUAL:
+            why = (
+                "CDP holds another value"
+                if outcome is Outcome.VALUE_CHANGED
+                else (f"sent as {type(sent).__name__}, came back as {type(got).__name__}")
+            )
+            result.differences.append(Difference(rules.source, record.key, path, outcome, sent, got, why))
+
+
+def _explain_missing(path: str, sent: Any, record: Expected, back: Returned, rules: SourceRules) -> tuple[Outcome, str]:
+    if path.startswith("orders.") and rules.order_retention_days is not None and rules.as_of is not None:
+        reference = path.split(".")[1]
+        ordered = record.order_dates.get(reference)
+        if ordered is not None and (rules.as_of - ordered).days > rules.order_retention_days:
+            return Outcome.BEYOND_RETENTION, (
+                f"ordered {ordered:%Y-%m-%d}, more than {rules.order_retention_days} days before the export: "
+                "beyond CDP's export retention"
+            )
+    for key, value in back.unexpected.items():
+        if value == sent:
+            return Outcome.FIELD_MISSING, f"mapping error: the value arrived at {key} instead"
+    return Outcome.FIELD_MISSING, "not in what came back"
+
+
+# ---------------------------------------------------------------- preparing returned records
+
+
+def returned_from_rest(
+    schema: ExtensionSchema,
+    guest: Mapping[str, Any],
+    extensions: Mapping[str, Mapping[str, Any]],
+    orders: Iterable[
+        tuple[
+            Mapping[str, Any],
+            Mapping[str, Any] | None,
+            list[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        ]
+    ],
+) -> Returned:
+    """A guest read back through REST: attributes, its extension groups, and orders with items and extensions."""
+    nested, unexpected = rebuild_extensions(schema, "guest", extensions)
+    fields = guest_fields(guest, nested)
+    for order, order_ext, items in orders:
+        order_nested = rebuild_extensions(schema, "order", {"ext": order_ext})[0].get("ext") if order_ext else None
+        item_values = [dict(item) for item, _ in items]
+        item_nested = [
+            rebuild_extensions(schema, "order_item", {"ext": ext})[0].get("ext") if ext else None for _, ext in items
+        ]
+        order_fields({**order, "orderItems": item_values}, order_nested, item_nested, fields)
+    return Returned(fields, unexpected)
+
+
+def returned_from_export(schema: ExtensionSchema, row: Mapping[str, Any]) -> Returned:
+    """An audience export row: attributes, `group.key` extension columns, and `orders` (JSON or CSV)."""
+    groups: dict[str, dict[str, Any]] = {}
+    guest: dict[str, Any] = {}
+    orders: Any = row.get("orders")
+    for column, value in row.items():
+        if column in ("guestRef", "orders"):
+            continue
+        group, dot, key = column.partition(".")
+        if dot:
+            groups.setdefault(group, {})[key] = value
+        elif value not in ("", None):
+            guest[column] = value
+    nested, unexpected = rebuild_extensions(schema, "guest", groups)
+    fields = guest_fields(guest, nested)
+    if isinstance(orders, str) and orders:
+        import json
+
+        orders = json.loads(orders)
+    for order in orders or []:
+        if isinstance(order, dict) and "referenceId" in order:
+            order_fields(order, None, [], fields)
+    return Returned(fields, unexpected)
+
+
+def index_returned(records: Iterable[tuple[Returned, Iterable[str]]]) -> dict[str, Returned]:
+    """Returned records under every key they can be joined by (identifier keys, `email:...`, `ref:...`)."""
+    index: dict[str, Returned] = {}
+    for record, keys in records:
+        for key in keys:
+            index.setdefault(key, record)
+    return index
+
+
+def identifier_keys(identifiers: Any) -> Iterator[str]:
+    if isinstance(identifiers, str):
+        import json
+
+        try:
+            identifiers = json.loads(identifiers)
+        except ValueError:
+            return
+    for identifier in identifiers or []:
+        if isinstance(identifier, dict) and "provider" in identifier and "id" in identifier:
+            yield f"{identifier['provider']}:{identifier['id']}"
+
+
+def order_dates(orders: Iterable[Mapping[str, Any]]) -> dict[str, datetime]:
+    dates = {}
+    for order in orders:
+        when = parse_timestamp(order.get("orderedAt"))
+        if when is not None:
+            dates[str(order["referenceId"])] = when
+    return dates
