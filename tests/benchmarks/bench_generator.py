@@ -60,7 +60,10 @@ def test_generation_throughput_against_a_naive_faker_loop() -> None:
         [
             ("naive Faker loop, 9 fields", f"{naive:,.0f}"),
             ("this generator, same guest fields", f"{ours:,.0f}  ({ours / naive:.1f}x, target >= 20x)"),
-            ("with orders, items and retail extensions", f"{full:,.0f} guests ({records / full_count:.2f} records each)"),
+            (
+                "with orders, items and retail extensions",
+                f"{full:,.0f} guests ({records / full_count:.2f} records each)",
+            ),
         ],
     )
 
@@ -92,9 +95,21 @@ def test_one_million_guests_stream_to_disk_in_flat_memory(tmp_path: Path) -> Non
     out = tmp_path / "million.json.gz"
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "cdp_poc_studio", "generate", "--guests", "1000000", "--schema", str(SCHEMA),
-         "--no-lint", "--out", str(out)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "cdp_poc_studio",
+            "generate",
+            "--guests",
+            "1000000",
+            "--schema",
+            str(SCHEMA),
+            "--no-lint",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
     )
     elapsed = time.perf_counter() - started
     import resource

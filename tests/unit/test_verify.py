@@ -148,3 +148,17 @@ def test_include_and_ignore_choose_the_fields() -> None:
     rules = SourceRules("rest", include=("ext",), ignore=("ext.address",))
     result = compare([_expected()], _rest(), rules)
     assert set(result.field_counts) == {"ext.loyaltyTier", "ext.favouriteCategories[0]"}
+
+
+def test_mapping_moves_values_and_leaves_the_design_untouched() -> None:
+    from cdp_poc_studio.roundtrip.mapping import apply_mapping
+    from cdp_poc_studio.roundtrip.scenario import MappingRule
+
+    guest = {"firstName": "Jane", "extensions": [{"name": "ext", "key": "default", "tier": "gold"}]}
+    rules = [
+        MappingRule(source="ext.tier", target="ext2.loyaltyTier"),
+        MappingRule(source="firstName", target="lastName"),
+    ]
+    mapped = apply_mapping(guest, rules)
+    assert mapped == {"lastName": "Jane", "extensions": [{"name": "ext2", "key": "default", "loyaltyTier": "gold"}]}
+    assert guest["firstName"] == "Jane"
