@@ -71,9 +71,7 @@ def cli(ctx: click.Context) -> None:
     help="Split files before they reach this compressed size.",
 )
 @click.option("--compresslevel", type=click.IntRange(1, 9), default=6, show_default=True)
-@click.option(
-    "--lint/--no-lint", default=True, show_default=True, help="Check every record against CDP's rules."
-)
+@click.option("--lint/--no-lint", default=True, show_default=True, help="Check every record against CDP's rules.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -151,9 +149,7 @@ def generate_command(
                                 click.echo(f"lint: guest {guest.seq}: {violation}", err=True)
                     writer.write(record)
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot write {out}: {exc.strerror or exc}; choose another --out"
-        ) from None
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
     files = writer.files
     if len(files) == 1:
         # One file needs no number: give it exactly the name asked for.
@@ -170,6 +166,66 @@ def generate_command(
         click.echo(f"Note: {path} reaches CDP as one JSON string; segments must unpack it with custom code.")
     if findings:
         raise click.ClickException(f"{findings} lint finding(s) in the generated records; see above")
+
+
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port; 0 picks a free one.")
+@click.option(
+    "--db", "db_path", default=None, help="SQLite file (default: in the user data folder); ':memory:' allowed."
+)
+@click.option("--client-key", default=None, help="Basic auth user for REST and Batch.")
+@click.option("--api-token", default=None, help="Basic auth password for REST and Batch.")
+@click.option("--oauth-client-id", default=None, help="OAuth client id for the audience export API.")
+@click.option("--oauth-client-secret", default=None, help="OAuth client secret for the audience export API.")
+@click.option(
+    "--snapshot",
+    type=click.Choice(["immediate", "nightly"]),
+    default="immediate",
+    show_default=True,
+    help="When written data becomes visible to segments: at once, or after the next midnight UTC.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help='Fault rule, repeatable: "status=503,rate=0.1,path=/v2.1/*", "latency=50ms", "drop,rate=0.02".',
+)
+@click.option("--seed", type=int, default=None, help="Seed of the fault injection's random choices.")
+@click.option(
+    "--export-definition",
+    "export_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file with an audience export definition (or a list of them) to create at start.",
+)
+def sandbox_command(
+    host: str,
+    port: int,
+    db_path: str | None,
+    client_key: str | None,
+    api_token: str | None,
+    oauth_client_id: str | None,
+    oauth_client_secret: str | None,
+    snapshot: str,
+    faults: tuple[str, ...],
+    seed: int | None,
+    export_files: tuple[str, ...],
+) -> None:
+    """Run the embedded CDP sandbox until SIGINT or SIGTERM; prints one ready line with its base URL."""
+    # Imported here so that `cdp-poc-studio --help` does not load FastAPI and uvicorn.
+    from cdp_poc_studio.sandbox.cli_support import build_config, run_from_cli
+
+    try:
+        config = build_config(
+            host=host, port=port, db_path=db_path, client_key=client_key, api_token=api_token,
+            oauth_client_id=oauth_client_id, oauth_client_secret=oauth_client_secret, snapshot=snapshot,
+            faults=faults, seed=seed,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    raise SystemExit(run_from_cli(config, export_files))
 
 
 def main() -> None:

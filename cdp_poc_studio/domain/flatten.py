@@ -68,9 +68,7 @@ def unflatten_group(schema: ExtensionSchema, fields: GroupFields, flat: Mapping[
                 try:
                     nested[name] = json.loads(raw) if isinstance(raw, str) else raw
                 except json.JSONDecodeError as exc:
-                    raise ValueError(
-                        f"extension key {name!r} should hold JSON but holds {raw!r:.60}"
-                    ) from exc
+                    raise ValueError(f"extension key {name!r} should hold JSON but holds {raw!r:.60}") from exc
         else:
             value = _rebuild(flat, name, spec)
             if value is not _ABSENT:

@@ -78,9 +78,7 @@ def lint_record(record: Mapping[str, Any], api: Api, *, now: datetime | None = N
     _check_ref(record["ref"], found)
     schema, mode, value = record["schema"], record["mode"], record["value"]
     if schema not in BATCH_SCHEMAS:
-        found.append(
-            Violation("schema", "schema", f"schema {schema!r} is not one of {', '.join(BATCH_SCHEMAS)}")
-        )
+        found.append(Violation("schema", "schema", f"schema {schema!r} is not one of {', '.join(BATCH_SCHEMAS)}"))
     if mode not in BATCH_MODES:
         found.append(Violation("mode", "mode", f"mode {mode!r} is not one of {', '.join(BATCH_MODES)}"))
     if not isinstance(value, Mapping):
@@ -109,18 +107,12 @@ def lint_guest(guest: Mapping[str, Any], api: Api, *, now: datetime, path: str =
     at = _prefixer(path)
     guest_type = guest.get("guestType")
     if api == "batch" and guest_type != "customer":
-        found.append(
-            Violation(at("guestType"), "guest-type", f"a batch guest must be a customer, not {guest_type!r}")
-        )
+        found.append(Violation(at("guestType"), "guest-type", f"a batch guest must be a customer, not {guest_type!r}"))
     elif api == "rest" and guest_type not in GUEST_TYPES:
-        found.append(
-            Violation(at("guestType"), "guest-type", f"guestType must be one of {', '.join(GUEST_TYPES)}")
-        )
+        found.append(Violation(at("guestType"), "guest-type", f"guestType must be one of {', '.join(GUEST_TYPES)}"))
     if api == "batch" and not guest.get("identifiers") and not guest.get("email"):
         found.append(
-            Violation(
-                at("identifiers"), "identity", "a batch guest needs identifiers or an email to be matched"
-            )
+            Violation(at("identifiers"), "identity", "a batch guest needs identifiers or an email to be matched")
         )
     gender = guest.get("gender")
     if gender is not None and gender not in GENDERS:
@@ -153,22 +145,13 @@ def lint_order(
         found.append(Violation(at("status"), "order-status", f"status {status!r} is not a CDP order status"))
     currency = order.get("currencyCode")
     if currency is not None and not CURRENCY_CODE.match(str(currency)):
-        found.append(
-            Violation(at("currencyCode"), "currency-code", "currencyCode must be ISO 4217, like EUR")
-        )
-    if (
-        api == "batch"
-        and mode == "insert"
-        and order.get("paymentType") == "Card"
-        and not order.get("cardType")
-    ):
+        found.append(Violation(at("currencyCode"), "currency-code", "currencyCode must be ISO 4217, like EUR"))
+    if api == "batch" and mode == "insert" and order.get("paymentType") == "Card" and not order.get("cardType"):
         found.append(Violation(at("cardType"), "order-required", "a Card payment needs cardType"))
     items = order.get("orderItems") or []
     if api == "batch" and items and mode != "insert":
         found.append(
-            Violation(
-                at("orderItems"), "order-item-mode", f"order items can only be inserted, not sent in {mode}"
-            )
+            Violation(at("orderItems"), "order-item-mode", f"order items can only be inserted, not sent in {mode}")
         )
     order_limit = MAX_BATCH_ORDER_EXTENSION_KEYS if api == "batch" else MAX_EXTENSION_KEYS
     _check_extension_groups(
@@ -193,12 +176,8 @@ def _check_item(item: Any, path: str, key_limit: int, found: list[Violation]) ->
             found.append(Violation(at(key), "order-item-required", f"an order item needs {key}"))
     name = item.get("name")
     if isinstance(name, str) and len(name) > MAX_ORDER_ITEM_NAME_LENGTH:
-        found.append(
-            Violation(at("name"), "order-item-name", f"name is {len(name)} characters, CDP takes at most 128")
-        )
-    _check_extension_groups(
-        item.get("extensions") or [], (ORDER_EXTENSION_NAME,), key_limit, at("extensions"), found
-    )
+        found.append(Violation(at("name"), "order-item-name", f"name is {len(name)} characters, CDP takes at most 128"))
+    _check_extension_groups(item.get("extensions") or [], (ORDER_EXTENSION_NAME,), key_limit, at("extensions"), found)
 
 
 def _check_extension_groups(
@@ -230,16 +209,12 @@ def _check_extension_groups(
         keys = [k for k in group if k not in _EXTENSION_ENVELOPE]
         if len(keys) > key_limit:
             found.append(
-                Violation(
-                    at, "extension-key-count", f"{len(keys)} keys in {name!r}, CDP takes at most {key_limit}"
-                )
+                Violation(at, "extension-key-count", f"{len(keys)} keys in {name!r}, CDP takes at most {key_limit}")
             )
         for key in keys:
             if not EXTENSION_KEY.match(key):
                 found.append(
-                    Violation(
-                        f"{at}.{key}", "extension-key-format", f"key {key!r} must be alphanumeric camelCase"
-                    )
+                    Violation(f"{at}.{key}", "extension-key-format", f"key {key!r} must be alphanumeric camelCase")
                 )
             value = group[key]
             if isinstance(value, (Mapping, list, tuple)):
@@ -251,9 +226,7 @@ def _check_extension_groups(
                     )
                 )
             elif value is not None and not isinstance(value, (str, bool, int, float)):
-                found.append(
-                    Violation(f"{at}.{key}", "extension-value-type", "value is not a JSON primitive")
-                )
+                found.append(Violation(f"{at}.{key}", "extension-value-type", "value is not a JSON primitive"))
 
 
 def _check_unique_keys_across_groups(groups: Any, path: str, found: list[Violation]) -> None:
@@ -271,8 +244,7 @@ def _check_unique_keys_across_groups(groups: Any, path: str, found: list[Violati
                     Violation(
                         f"{path}[{index}].{key}",
                         "extension-key-duplicate",
-                        f"key {key!r} is already in group {owner[key]!r}; "
-                        "keys must be unique across a guest's groups",
+                        f"key {key!r} is already in group {owner[key]!r}; keys must be unique across a guest's groups",
                     )
                 )
             else:
@@ -291,9 +263,7 @@ def _check_past(value: Any, path: str, rule: str, now: datetime, found: list[Vio
 
 def _check_country(value: Any, path: str, found: list[Violation]) -> None:
     if value is not None and value not in ISO_COUNTRY_CODES:
-        found.append(
-            Violation(path, "country", f"country {value!r} must be an ISO 3166-1 alpha-2 code, like IE")
-        )
+        found.append(Violation(path, "country", f"country {value!r} must be an ISO 3166-1 alpha-2 code, like IE"))
 
 
 def parse_timestamp(value: Any) -> datetime | None:

@@ -81,9 +81,7 @@ class FieldSpec(BaseModel):
         if self.kind == "list" and self.item is not None:
             if self.item.probability < 1.0:
                 raise ValueError("list items are always present: remove probability from the item")
-            if self.item.kind == "object" and all(
-                f.probability < 1.0 for f in (self.item.fields or {}).values()
-            ):
+            if self.item.kind == "object" and all(f.probability < 1.0 for f in (self.item.fields or {}).values()):
                 # An item with no values would vanish when flattened, shifting the others' indexes.
                 raise ValueError("an object in a list needs at least one field that is always present")
         return self

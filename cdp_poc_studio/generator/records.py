@@ -66,12 +66,8 @@ TITLES = {
     "female": Weighted.of({"Ms": 50, "Mrs": 30, "Miss": 12, "Dr": 8}),
     "male": Weighted.of({"Mr": 92, "Dr": 8}),
 }
-CHANNELS = Weighted.of(
-    {"WEB": 50, "MOBILE_APP": 20, "MOBILE_WEB": 15, "CALL_CENTER": 5, "BRANCH": 5, "OFFLINE": 5}
-)
-STATUSES = Weighted.of(
-    {"PURCHASED": 70, "CONFIRMED": 15, "REFUNDED": 5, "CANCELLED": 5, "PAYMENT_PENDING": 5}
-)
+CHANNELS = Weighted.of({"WEB": 50, "MOBILE_APP": 20, "MOBILE_WEB": 15, "CALL_CENTER": 5, "BRANCH": 5, "OFFLINE": 5})
+STATUSES = Weighted.of({"PURCHASED": 70, "CONFIRMED": 15, "REFUNDED": 5, "CANCELLED": 5, "PAYMENT_PENDING": 5})
 PAYMENTS = Weighted.of({"Card": 70, "Paypal": 15, "Voucher": 5, "Cash": 5, "Other": 5})
 CARDS = Weighted.of({"Visa": 55, "Mastercard": 35, "Amex": 10})
 TWO_YEARS = 2 * 365 * 86_400
@@ -87,8 +83,7 @@ class Generator:
         pool_rng = random.Random(f"pools:{settings.seed}")
         fakers = {locale: faker_for(locale, pool_rng.getrandbits(32)) for locale in settings.locales}
         self._locales = [
-            (locale, LOCALES[locale], build_locale_pool(faker, settings.pool_size))
-            for locale, faker in fakers.items()
+            (locale, LOCALES[locale], build_locale_pool(faker, settings.pool_size)) for locale, faker in fakers.items()
         ]
         first_faker = next(iter(fakers.values()))
         self._products: ProductPool = build_product_pool(first_faker, settings.pool_size, pool_rng)
@@ -122,8 +117,7 @@ class Generator:
         value, nested = self._guest_value(seq, rng, facts, pool, locale)
         record = {"ref": _uuid(rng), "schema": "guest", "mode": "upsert", "value": value}
         orders = [
-            self._order(seq, n, rng, facts, value, locale)
-            for n in range(self.settings.orders_per_guest.sample(rng))
+            self._order(seq, n, rng, facts, value, locale) for n in range(self.settings.orders_per_guest.sample(rng))
         ]
         return GeneratedGuest(seq, locale, record, nested, orders)
 
@@ -163,9 +157,7 @@ class Generator:
             "country": facts.country,
             "postCode": pick(rng, pool.post_codes),
             "language": facts.language,
-            "identifiers": [
-                {"provider": self.settings.identifier_provider, "id": f"{self.run_tag}-{seq:07d}"}
-            ],
+            "identifiers": [{"provider": self.settings.identifier_provider, "id": f"{self.run_tag}-{seq:07d}"}],
         }
         nested: dict[str, dict[str, Any]] = {}
         extensions = []

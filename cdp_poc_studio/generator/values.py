@@ -49,9 +49,7 @@ class ValueFactory:
             assert spec.provider is not None
             provider = getattr(faker, spec.provider, None)
             if provider is None or not callable(provider):
-                raise SchemaValueError(
-                    f"{path}: Faker has no provider {spec.provider!r}; see faker.readthedocs.io"
-                )
+                raise SchemaValueError(f"{path}: Faker has no provider {spec.provider!r}; see faker.readthedocs.io")
             try:
                 pool = [_primitive(provider(**spec.args)) for _ in range(FAKER_POOL_SIZE)]
             except (TypeError, ValueError, AttributeError) as exc:
@@ -118,9 +116,7 @@ class ValueFactory:
         day = start + timedelta(days=between(rng, 0, max(0, (end - start).days)))
         if not with_time:
             return day.isoformat()
-        moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-            seconds=between(rng, 0, 86_399)
-        )
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=between(rng, 0, 86_399))
         return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 

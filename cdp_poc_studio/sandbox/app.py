@@ -1,0 +1,64 @@
+"""create_app: the ASGI application of the sandbox (FastAPI), its routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cdp_poc_studio.sandbox import (
+    auth,
+    routes_admin,
+    routes_batches,
+    routes_exports,
+    routes_guests,
+    routes_orders,
+    s3,
+)
+from cdp_poc_studio.sandbox.clock import Clock
+from cdp_poc_studio.sandbox.config import SandboxConfig
+from cdp_poc_studio.sandbox.context import Sandbox
+from cdp_poc_studio.sandbox.errors import install_error_handlers
+from cdp_poc_studio.sandbox.faults import FaultMiddleware
+from cdp_poc_studio.sandbox.journal import JournalMiddleware
+
+DESCRIPTION = """A local emulator of Sitecore CDP's HTTP APIs: Guest and Order REST v2.1 (Basic auth), Batch v2
+(Basic auth, pre-signed upload URLs served by the sandbox), Audience export v2 (OAuth client credentials at
+/oauth/token, Bearer tokens). The sandbox admin API (/_sandbox/...) and the fake S3 (/_s3/...) are not part of the
+CDP surface and are left out of this description."""
+
+
+def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
+    sandbox = Sandbox(config or SandboxConfig(), clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sandbox.start()
+        try:
+            yield
+        finally:
+            sandbox.close()
+
+    app = FastAPI(
+        title="Sitecore CDP (local sandbox)",
+        version="v2.1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/_sandbox/docs",
+        redoc_url=None,
+        openapi_url="/_sandbox/openapi.json",
+    )
+    app.state.sandbox = sandbox
+    install_error_handlers(app)
+    app.include_router(auth.oauth_router)
+    app.include_router(routes_guests.router)
+    app.include_router(routes_orders.router)
+    app.include_router(routes_batches.router)
+    app.include_router(routes_exports.router)
+    app.include_router(s3.router)
+    app.include_router(routes_admin.router)
+    # Last added is outermost: the journal sees everything, including injected faults.
+    app.add_middleware(FaultMiddleware, injector=sandbox.faults)
+    app.add_middleware(JournalMiddleware, journal=sandbox.journal)
+    return app

@@ -1,0 +1,59 @@
+"""Sandbox settings: address, database, credentials, snapshot mode, faults and limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cdp_poc_studio.sandbox.faults import FaultRule
+
+DEFAULT_CLIENT_KEY = "sandbox-client-key"
+DEFAULT_API_TOKEN = "sandbox-api-token"
+DEFAULT_OAUTH_CLIENT_ID = "sandbox-oauth-client"
+DEFAULT_OAUTH_CLIENT_SECRET = "sandbox-oauth-secret"
+# The audience CDP's token endpoint expects (facts §1.2).
+OAUTH_AUDIENCE = "https://api.sitecorecloud.io"
+
+SnapshotMode = Literal["immediate", "nightly"]
+
+
+@dataclass
+class SandboxConfig:
+    """Everything the sandbox needs to start. Defaults suit tests and demos on one machine."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    # ":memory:" means a throwaway database (a file in a temporary folder, removed on stop) so that
+    # every code path (WAL, one connection per thread) is the same as with a real file.
+    db_path: str = ":memory:"
+    client_key: str = DEFAULT_CLIENT_KEY
+    api_token: str = DEFAULT_API_TOKEN
+    oauth_client_id: str = DEFAULT_OAUTH_CLIENT_ID
+    oauth_client_secret: str = DEFAULT_OAUTH_CLIENT_SECRET
+    token_ttl_seconds: int = 86_400  # facts §1.2: expires_in 86400
+    upload_url_ttl_seconds: int = 3_600  # facts §6.2: presigned upload URL valid one hour
+    # Gap: the lifetime of audience export output URLs is not documented; one hour like the batch URLs.
+    download_url_ttl_seconds: int = 3_600
+    snapshot_mode: SnapshotMode = "immediate"
+    faults: list[FaultRule] = field(default_factory=list)
+    seed: int | None = None
+    export_split_size: int = 500_000  # facts §7.1: output files split at 500,000 records
+    export_gzip_level: int = 6
+    batch_max_bytes: int = 50 * 1024 * 1024  # facts §6.6: at most 50 MB gzipped
+    batch_history_days: int = 30
+    batch_chunk_records: int = 5_000  # records per transaction in the batch worker
+    # Retention caps for orders included in an audience export (gap: CDP does not publish them).
+    export_max_orders: int = 50
+    export_order_days: int = 365
+    files_dir: Path | None = None  # default: next to the database, or a temporary folder
+
+    def replace(self, **changes: object) -> SandboxConfig:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if self.snapshot_mode not in ("immediate", "nightly"):
+            raise ValueError(f"snapshot_mode must be immediate or nightly, not {self.snapshot_mode!r}")
+        if self.export_split_size < 1:
+            raise ValueError("export_split_size must be at least 1")

@@ -1,0 +1,114 @@
+"""Request and response helpers shared by the CDP routes: JSON bodies, hrefs, paging envelopes, refs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import Depends, Request
+
+from cdp_poc_studio.sandbox.errors import CdpError, invalid, json_parse_error, unsupported_media_type
+
+# facts §2.2: offset default 0; limit default 10, minimum 10, maximum 100 (guest spec).
+DEFAULT_LIMIT = 10
+MIN_LIMIT = 10
+MAX_LIMIT = 100
+
+
+def new_ref() -> str:
+    return str(uuid.uuid4())  # lowercase uuid4, as in CDP's examples (facts §2.1)
+
+
+def base_url(request: Request) -> str:
+    """The sandbox's own origin as the client reached it, so that hrefs work whatever port was picked."""
+    return str(request.base_url).rstrip("/")
+
+
+def is_json_content_type(value: str | None) -> bool:
+    if not value:
+        return False
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def json_body(request: Request) -> Any:
+    """FastAPI dependency: the parsed JSON body, or CDP's 415 / 400 answer."""
+    if not is_json_content_type(request.headers.get("content-type")):
+        raise unsupported_media_type(request.headers.get("content-type"))
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise json_parse_error(exc.lineno, exc.colno) from None
+
+
+def parse_paging(offset: int | None, limit: int | None) -> tuple[int, int]:
+    off = 0 if offset is None else offset
+    lim = DEFAULT_LIMIT if limit is None else limit
+    if off < 0:
+        raise invalid("offset", "must be greater than or equal to 0")
+    if not MIN_LIMIT <= lim <= MAX_LIMIT:
+        raise invalid("limit", f"must be between {MIN_LIMIT} and {MAX_LIMIT}")
+    return off, lim
+
+
+def parse_expand(values: list[str] | None) -> bool:
+    """`expand=true` (the guest spec types it as an array of strings)."""
+    return any(part.strip().lower() == "true" for value in values or [] for part in value.split(","))
+
+
+def collection(
+    base: str,
+    path: str,
+    *,
+    offset: int,
+    limit: int,
+    total: int,
+    items: list[Any],
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """CDP's collection envelope with lowercase first/last/next/prev links (facts §2.2, emulator choice)."""
+
+    def link(off: int) -> dict[str, str]:
+        params = {**(query or {}), "offset": str(off), "limit": str(limit)}
+        return {"href": f"{base}{path}?{urlencode(params)}"}
+
+    envelope: dict[str, Any] = {
+        "href": link(offset)["href"],
+        "offset": offset,
+        "limit": limit,
+        "items": items,
+        "first": link(0),
+        "last": link(max(0, ((total - 1) // limit) * limit) if total else 0),
+    }
+    if offset + limit < total:
+        envelope["next"] = link(offset + limit)
+    if offset > 0:
+        envelope["prev"] = link(max(0, offset - limit))
+    return envelope
+
+
+def parse_sort(sort: str | None, allowed: dict[str, str]) -> str:
+    """`field::ASC|field::DESC` joined by `|` (case-sensitive direction) into an SQL ORDER BY list."""
+    if not sort:
+        return ""
+    terms = []
+    for part in sort.split("|"):
+        name, sep, direction = part.partition("::")
+        if not sep or direction not in ("ASC", "DESC"):
+            raise invalid("sort", "must be field::ASC or field::DESC")
+        column = allowed.get(name)
+        if column is None:
+            raise invalid("sort", f"cannot sort by {name}")
+        terms.append(f"{column} {direction}")
+    return ", ".join(terms)
+
+
+def require(condition: bool, error: CdpError) -> None:
+    if not condition:
+        raise error
+
+
+JsonBody = Annotated[Any, Depends(json_body)]
