@@ -9,10 +9,12 @@ field.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 from cdp_poc_studio.domain.flatten import possible_keys, unflatten_group
@@ -51,6 +53,20 @@ class Expected:
     sent_at: datetime | None = None
     rejected: tuple[int | str, str] | None = None
     order_dates: Mapping[str, datetime] = field(default_factory=dict)
+    # Orders the upload rejected, by referenceId: their fields count as rejected, not as missing.
+    rejected_orders: Mapping[str, tuple[int | str, str]] = field(default_factory=dict)
+    # Precomputed once per record so that comparing stays in C (see `compare`): the paths holding numbers or
+    # booleans, where == cannot see a changed type (True == 1 == 1.0), with their types; and the record's
+    # field patterns, shared between records of the same shape.
+    numeric: tuple[str, ...] = field(init=False)
+    numeric_types: tuple[type, ...] = field(init=False)
+    shape: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        numeric = tuple(path for path, value in self.fields.items() if isinstance(value, int | float))
+        object.__setattr__(self, "numeric", numeric)
+        object.__setattr__(self, "numeric_types", tuple(type(self.fields[p]) for p in numeric))
+        object.__setattr__(self, "shape", _shared(tuple(map(field_pattern, self.fields))))
 
 
 @dataclass(slots=True)
@@ -80,9 +96,11 @@ class Comparison:
     normalised_examples: list[Difference] = field(default_factory=list)
 
     def count(self, path: str, outcome: Outcome, n: int = 1) -> None:
-        counts = self.field_counts.get(path)
+        """Count one outcome for a field; order fields are counted by pattern (`orders.*.price`)."""
+        key = field_pattern(path)
+        counts = self.field_counts.get(key)
         if counts is None:
-            counts = self.field_counts[path] = Counter()
+            counts = self.field_counts[key] = Counter()
         counts[outcome] += n
 
     @property
@@ -97,6 +115,36 @@ class Comparison:
         totals = self.outcome_totals
         compared = sum(totals.values())
         return 1.0 if compared == 0 else sum(n for o, n in totals.items() if o.passes) / compared
+
+
+_ORDER_PATH = re.compile(r"^orders\.[^.]+(\.items\.[^.]+)?")
+
+
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_GETTERS: dict[tuple[str, ...], Any] = {}
+
+
+def _shared(shape: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object per distinct shape, so that records can be counted by identity."""
+    if len(_SHAPES) > 100_000:
+        return shape
+    return _SHAPES.setdefault(shape, shape)
+
+
+def _getter(paths: tuple[str, ...]) -> Any:
+    getter = _GETTERS.get(paths)
+    if getter is None:
+        getter = itemgetter(*paths) if len(paths) != 1 else (lambda m, p=paths[0]: (m[p],))
+        if len(_GETTERS) < 100_000:
+            _GETTERS[paths] = getter
+    return getter
+
+
+def field_pattern(path: str) -> str:
+    """`orders.R-1.items.R-1-2.name` -> `orders.*.items.*.name`: statistics per field, not per order."""
+    if not path.startswith("orders."):
+        return path
+    return _ORDER_PATH.sub(lambda m: "orders.*" + (".items.*" if m.group(1) else ""), path, count=1)
 
 
 # ---------------------------------------------------------------- building field maps
@@ -195,12 +243,29 @@ class SourceRules:
     include: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
 
+    _decisions: dict[str, bool] = field(default_factory=dict)
+
     def wants(self, path: str) -> bool:
-        if self.include and not any(_under(path, p) for p in self.include):
+        pattern = field_pattern(path)
+        decision = self._decisions.get(pattern)
+        if decision is None:
+            decision = self._decisions[pattern] = self._decide(pattern)
+        return decision
+
+    def _decide(self, pattern: str) -> bool:
+        if self.include and not any(_under(pattern, p) for p in self.include):
             return False
-        if any(_under(path, p) for p in self.ignore):
+        if any(_under(pattern, p) for p in self.ignore):
             return False
-        return self.carries is None or any(_under(path, p) for p in self.carries)
+        return self.carries is None or any(_under(pattern, p) for p in self.carries)
+
+    @property
+    def filters(self) -> bool:
+        return bool(self.include or self.ignore or self.carries is not None)
+
+    def select(self, fields: FieldMap) -> FieldMap:
+        """The fields this source is compared on."""
+        return {path: value for path, value in fields.items() if self.wants(path)}
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -217,60 +282,104 @@ def compare(
     """Compare every expected record with the returned record of the same key (identifier, email or ref)."""
     result = Comparison(rules.source)
     seen: set[str] = set()
+    # Records that pass whole are counted by their set of fields, and folded into field_counts at the end:
+    # counting each field of each record would cost more than comparing them.
+    shapes: dict[int, int] = {}
+    shape_of: dict[int, tuple[str, ...]] = {}
+    lookup = returned.get
+    select = rules.select if rules.filters else None
+    expected_count = found = 0
     for record in expected:
-        result.records_expected += 1
-        back = returned.get(record.key) or (returned.get(f"email:{record.email}") if record.email else None)
-        wanted = {p: v for p, v in record.fields.items() if rules.wants(p)}
-        if record.rejected is not None:
-            result.records_rejected += 1
-            code, message = record.rejected
-            _record_level(result, record, wanted, Outcome.REJECTED, f"rejected at upload: {code} {message}")
-            continue
-        if back is None:
-            if (
-                rules.snapshot_cutoff is not None
-                and record.sent_at is not None
-                and record.sent_at >= rules.snapshot_cutoff
-            ):
-                result.records_waiting += 1
-                _record_level(
-                    result,
-                    record,
-                    wanted,
-                    Outcome.NOT_IN_SNAPSHOT,
-                    f"sent at {record.sent_at:%Y-%m-%d %H:%M} UTC, after the segment snapshot of "
-                    f"{rules.snapshot_cutoff:%Y-%m-%d %H:%M} UTC: it appears in the next day's export",
-                )
-            else:
-                result.records_missing += 1
-                _record_level(result, record, wanted, Outcome.RECORD_MISSING, "no record came back for this guest")
+        expected_count += 1
+        back = lookup(record.key) or (lookup(f"email:{record.email}") if record.email else None)
+        wanted = select(record.fields) if select else record.fields
+        if back is None or record.rejected is not None:
+            _record_level_outcome(result, record, wanted, back, rules)
             continue
         seen.add(record.key)
-        result.records_found += 1
+        found += 1
+        if record.rejected_orders:
+            wanted = _drop_rejected_orders(result, record, dict(wanted))
         actual = back.fields
-        if wanted.items() <= actual.items() and _types_match(wanted, actual):
-            for path in wanted:
-                result.count(path, Outcome.EQUAL)
+        # The common case: the same fields came back with the same values (compared in C) and types.
+        if (wanted == actual or _all_present_and_equal(wanted, actual)) and _same_numeric_types(record, actual):
+            shape = record.shape if wanted is record.fields else _shared(tuple(map(field_pattern, wanted)))
+            # Shapes are shared tuples (and kept alive in shape_of), so their identity is a cheap, safe key.
+            shape_id = id(shape)
+            if shape_id in shapes:
+                shapes[shape_id] += 1
+            else:
+                shapes[shape_id], shape_of[shape_id] = 1, shape
             continue
         _compare_fields(result, record, wanted, back, rules)
-    for key in extra_keys:
-        if key not in seen:
+    result.records_expected, result.records_found = expected_count, found
+    for shape_id, n in shapes.items():
+        for pattern in shape_of[shape_id]:
+            result.count(pattern, Outcome.EQUAL, n)
+    for extra in extra_keys:
+        if extra not in seen:
             result.records_extra += 1
-            result.differences.append(
-                Difference(
-                    rules.source,
-                    key,
-                    "*",
-                    Outcome.EXTRA_RECORD,
-                    explanation="came back but was not sent by this run",
-                )
-            )
+            why = "came back but was not sent by this run"
+            result.differences.append(Difference(rules.source, extra, "*", Outcome.EXTRA_RECORD, explanation=why))
     return result
 
 
-def _types_match(wanted: FieldMap, actual: FieldMap) -> bool:
-    # `<=` on items treats 1 == 1.0 == True; the fast path must not hide a changed type.
-    return all(type(value) is type(actual[path]) for path, value in wanted.items())
+def _record_level_outcome(
+    result: Comparison, record: Expected, wanted: FieldMap, back: Returned | None, rules: SourceRules
+) -> None:
+    """A record rejected at upload, not yet in the snapshot, or missing: one outcome for all its fields."""
+    if record.rejected is not None:
+        result.records_rejected += 1
+        code, message = record.rejected
+        _record_level(result, record, wanted, Outcome.REJECTED, f"rejected at upload: {code} {message}")
+        return
+    cutoff = rules.snapshot_cutoff
+    if cutoff is not None and record.sent_at is not None and record.sent_at >= cutoff:
+        result.records_waiting += 1
+        why = (
+            f"sent at {record.sent_at:%Y-%m-%d %H:%M} UTC, after the segment snapshot of "
+            f"{cutoff:%Y-%m-%d %H:%M} UTC: it appears in the next day's export"
+        )
+        _record_level(result, record, wanted, Outcome.NOT_IN_SNAPSHOT, why)
+    else:
+        result.records_missing += 1
+        _record_level(result, record, wanted, Outcome.RECORD_MISSING, "no record came back for this guest")
+
+
+def _same_numeric_types(record: Expected, actual: FieldMap) -> bool:
+    if not record.numeric:
+        return True
+    try:
+        return tuple(map(type, _getter(record.numeric)(actual))) == record.numeric_types
+    except KeyError:  # a numeric field the source does not carry (filtered out): check one by one
+        return all(
+            type(actual[p]) is t for p, t in zip(record.numeric, record.numeric_types, strict=True) if p in actual
+        )
+
+
+def _all_present_and_equal(wanted: FieldMap, actual: FieldMap) -> bool:
+    """Every wanted field is among those that came back, with an equal value (in C, via itemgetter)."""
+    if not wanted:
+        return True
+    try:
+        values = itemgetter(*wanted)(actual)
+    except KeyError:
+        return False
+    sent = tuple(wanted.values())
+    return bool((values,) == sent if len(sent) == 1 else values == sent)
+
+
+def _drop_rejected_orders(result: Comparison, record: Expected, wanted: FieldMap) -> FieldMap:
+    for reference, (code, message) in record.rejected_orders.items():
+        prefix = f"orders.{reference}."
+        for path in [p for p in wanted if p.startswith(prefix)]:
+            result.count(path, Outcome.REJECTED)
+            del wanted[path]
+        why = f"order rejected at upload: {code} {message}"
+        result.differences.append(
+            Difference(result.source, record.key, f"orders.{reference}", Outcome.REJECTED, explanation=why)
+        )
+    return wanted
 
 
 def _record_level(result: Comparison, record: Expected, wanted: FieldMap, outcome: Outcome, why: str) -> None:

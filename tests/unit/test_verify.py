@@ -72,7 +72,7 @@ def test_a_faithful_round_trip_passes_with_normalisations_shown() -> None:
     assert result.normalised_examples[0].explanation == "date format"
     assert result.field_counts["ext.address.city"][Outcome.EQUAL] == 1
     assert result.field_counts["ext1.preferences[0].channel"][Outcome.EQUAL] == 1
-    assert result.field_counts["orders.R-1.items.R-1-1.name"][Outcome.EQUAL] == 1
+    assert result.field_counts["orders.*.items.*.name"][Outcome.EQUAL] == 1
 
 
 def test_a_mapping_to_the_wrong_key_is_explained() -> None:
@@ -162,3 +162,23 @@ def test_mapping_moves_values_and_leaves_the_design_untouched() -> None:
     mapped = apply_mapping(guest, rules)
     assert mapped == {"lastName": "Jane", "extensions": [{"name": "ext2", "key": "default", "loyaltyTier": "gold"}]}
     assert guest["firstName"] == "Jane"
+
+
+def test_a_changed_type_is_seen_even_when_values_compare_equal() -> None:
+    expected = [Expected("P:1", None, {"vip": True, "points": 12, "tier": "gold"})]
+    returned = {"P:1": Returned({"vip": 1, "points": 12.0, "tier": "gold"})}
+    result = compare(expected, returned, SourceRules("rest"))
+    outcomes = {d.path: d.outcome for d in result.differences}
+    assert outcomes == {"vip": Outcome.TYPE_CHANGED}
+    assert result.field_counts["points"] == {Outcome.NORMALISED: 1}
+    assert result.field_counts["tier"] == {Outcome.EQUAL: 1}
+
+
+def test_order_fields_are_counted_by_pattern() -> None:
+    fields = {"orders.R-1.price": 1.0, "orders.R-2.price": 2.0, "orders.R-1.items.R-1-1.name": "a"}
+    expected = [Expected("P:1", None, fields), Expected("P:2", None, dict(fields))]
+    returned = {"P:1": Returned(dict(fields)), "P:2": Returned({**fields, "orders.R-2.price": 3.0})}
+    result = compare(expected, returned, SourceRules("rest"))
+    assert result.field_counts["orders.*.price"] == {Outcome.EQUAL: 3, Outcome.VALUE_CHANGED: 1}
+    assert result.field_counts["orders.*.items.*.name"] == {Outcome.EQUAL: 2}
+    assert [d.path for d in result.differences] == ["orders.R-2.price"]
