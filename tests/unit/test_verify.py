@@ -7,6 +7,7 @@ from cdp_poc_studio.domain.schema_file import load_schema
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.verify import (
     Expected,
+    Returned,
     SourceRules,
     compare,
     guest_fields,
