@@ -20,9 +20,28 @@ class ConfigError(click.ClickException):
 @click.version_option(__version__, prog_name="cdp-poc-studio")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """CDP PoC Studio: generate, send, export and verify Sitecore CDP data, end to end."""
+    """CDP PoC Studio: generate, send, export and verify Sitecore CDP data, end to end.
+
+    Without a command, opens the studio window (as `cdp-poc-studio gui`).
+    """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        ctx.invoke(gui_command)
+
+
+@cli.command("gui")
+@click.argument("scenario", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def gui_command(scenario: Path | None = None) -> None:
+    """Open the studio window, optionally on a scenario file."""
+    # Imported here so that the other commands never load Qt.
+    from cdp_poc_studio.app import display_problem
+
+    problem = display_problem()
+    if problem:
+        click.echo(problem, err=True)
+        raise SystemExit(2)
+    from cdp_poc_studio.app import run_gui
+
+    raise SystemExit(run_gui(scenario))
 
 
 @cli.command("generate")

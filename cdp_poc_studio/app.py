@@ -1,0 +1,102 @@
+"""The GUI composition root: settings, secret store, task runner, sandbox controller and the main window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Qt is imported lazily, so that the command line can check for a display first
+    from PySide6.QtWidgets import QApplication
+
+    from cdp_poc_studio.sandbox_process import SandboxOptions
+    from cdp_poc_studio.ui.dialogs import Dialogs
+    from cdp_poc_studio.ui.main_window import MainWindow
+    from cdp_poc_studio.ui.secrets import SecretStore
+    from cdp_poc_studio.workers.tasks import TaskRunner
+
+NO_DISPLAY_MESSAGE = (
+    "cdp-poc-studio: no display is available for the studio window (DISPLAY and WAYLAND_DISPLAY are not set).\n"
+    "Run `cdp-poc-studio demo` for the whole loop on the command line, or use the other commands "
+    "(`cdp-poc-studio --help`). To open the window on a headless machine, use a virtual display: "
+    "xvfb-run -a cdp-poc-studio"
+)
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
+
+
+def display_problem(environ: dict[str, str] | None = None, platform: str | None = None) -> str | None:
+    """Why the window cannot open here, or None. Only Linux and the BSDs need a display server."""
+    env = os.environ if environ is None else environ
+    platform = platform or sys.platform
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "").split(":", 1)[0]
+    if qpa in HEADLESS_PLATFORMS:
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY_MESSAGE
+
+
+def create_main_window(
+    *,
+    settings_path: Path | None = None,
+    runner: TaskRunner | None = None,
+    dialogs: Dialogs | None = None,
+    keyring_store: SecretStore | None = None,
+    sandbox_options: SandboxOptions | None = None,
+    autostart_sandbox: bool = True,
+    preview_delay_ms: int = 400,
+) -> MainWindow:
+    """Build the window and everything it needs. Tests pass their own runner, dialogs and stores."""
+    from cdp_poc_studio.ui.context import StudioContext
+    from cdp_poc_studio.ui.dialogs import QtDialogs
+    from cdp_poc_studio.ui.document import ScenarioDocument
+    from cdp_poc_studio.ui.main_window import MainWindow
+    from cdp_poc_studio.ui.sandbox_controller import SandboxController
+    from cdp_poc_studio.ui.secrets import StudioSecrets
+    from cdp_poc_studio.ui.settings import SettingsStore
+    from cdp_poc_studio.workers.tasks import TaskRunner as Runner
+
+    # Job bodies run on worker threads in this process: a shorter GIL switch interval (default 5 ms) hands the
+    # UI thread the interpreter sooner while a job computes, which keeps the heartbeat even.
+    sys.setswitchinterval(0.001)
+    store = SettingsStore(settings_path) if settings_path else SettingsStore.default()
+    settings = store.load()
+    runner = runner or Runner()
+    context = StudioContext(
+        document=ScenarioDocument(),
+        runner=runner,
+        dialogs=dialogs or QtDialogs(),
+        secrets=StudioSecrets(keyring_store),
+        settings_store=store,
+        sandbox=SandboxController(runner, sandbox_options),
+        settings=settings,
+        preview_delay_ms=preview_delay_ms,
+        autostart_sandbox=autostart_sandbox,
+    )
+    return MainWindow(context)
+
+
+def _application(argv: list[str]) -> QApplication:
+    from PySide6.QtWidgets import QApplication
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
+    app.setApplicationName("CDP PoC Studio")
+    app.setOrganizationName("cdp-poc-studio")
+    app.setApplicationDisplayName("CDP PoC Studio")
+    # Fusion follows the system's light or dark colour scheme in Qt 6 and looks the same on every platform.
+    app.setStyle("Fusion")
+    return app
+
+
+def run_gui(scenario: Path | None = None, argv: list[str] | None = None) -> int:
+    """Open the studio window (on `scenario` if given) and run until it closes; returns the exit status."""
+    app = _application(argv or sys.argv[:1])
+    window = create_main_window()
+    if scenario is not None:
+        window.open_scenario(scenario)
+    window.show()
+    return int(app.exec())

@@ -1,0 +1,475 @@
+"""The main window: the steps of the PoC as a guided sequence, the scenario as the document, menus and shortcuts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cdp_poc_studio import __version__
+from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.scenario import ScenarioError
+from cdp_poc_studio.ui.context import StudioContext
+from cdp_poc_studio.ui.dialogs import SCENARIO_FILTER
+from cdp_poc_studio.ui.pages.base import Page
+from cdp_poc_studio.ui.pages.connect import ConnectPage
+from cdp_poc_studio.ui.pages.design import DesignPage
+from cdp_poc_studio.ui.pages.integration import IntegrationPage
+from cdp_poc_studio.ui.pages.later import report_page, send_page, verify_page
+from cdp_poc_studio.ui.pages.mapping import MappingPage
+from cdp_poc_studio.ui.widgets.banner import Banner
+
+log = logging.getLogger(__name__)
+APP_NAME = "CDP PoC Studio"
+HELP_TEXT = """<h3>CDP PoC Studio</h3>
+<p>The steps on the left are the PoC, in order. Move through them freely; each shows a check mark when complete,
+or what is missing.</p>
+<ol>
+<li><b>Connect</b>: the embedded sandbox (default, offline) or a real tenant.</li>
+<li><b>Choose the integration point</b>: Batch or REST to load, REST and/or Audience Export to pull back.</li>
+<li><b>Design data</b>: generator settings and the extension schema, with a live preview and CDP's rules.</li>
+<li><b>Map fields</b>: which field goes where in CDP, with the exact payload; or import the customer's own sample.</li>
+<li><b>Send, Verify, Report</b>: part 2 of the studio.</li>
+</ol>
+<p>Keys: Ctrl+N new, Ctrl+O open, Ctrl+S save, Ctrl+Shift+S save as, Alt+Left/Alt+Right (or Ctrl+PgUp/PgDown)
+previous/next step, Ctrl+1..7 a step, F1 this help, Ctrl+Q quit.</p>
+<p>Everything the studio needs is in the scenario file (TOML), except secrets, which stay in the OS keyring.</p>"""
+
+
+class MainWindow(QMainWindow):
+    """The studio's window. Built by `app.create_main_window` with everything it needs in `context`."""
+
+    def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.document = context.document
+        self.setObjectName("mainWindow")
+        self.setMinimumSize(QSize(1000, 680))
+
+        self.connect_page = ConnectPage(context)
+        self.integration_page = IntegrationPage(context)
+        self.design_page = DesignPage(context)
+        self.mapping_page = MappingPage(context)
+        self.pages: list[Page] = [
+            self.connect_page,
+            self.integration_page,
+            self.design_page,
+            self.mapping_page,
+            send_page(context),
+            verify_page(context),
+            report_page(context),
+        ]
+
+        self.banner = Banner()
+        self.steps = QListWidget()
+        self.steps.setObjectName("steps")
+        self.steps.setFixedWidth(230)
+        self.steps.setIconSize(QSize(18, 18))
+        self.steps.setSpacing(2)
+        for number, page in enumerate(self.pages, start=1):
+            item = QListWidgetItem(f"{number}. {page.title}")
+            self.steps.addItem(item)
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            self.stack.addWidget(page)
+
+        self.page_title = QLabel()
+        self.page_title.setObjectName("pageTitle")
+        font = self.page_title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self.page_title.setFont(font)
+        self.page_subtitle = QLabel()
+        self.page_subtitle.setWordWrap(True)
+        self.page_status = QLabel()
+        self.page_status.setObjectName("pageStatus")
+        self.page_status.setWordWrap(True)
+        self.back_button = QPushButton("← Back")
+        self.next_button = QPushButton("Next →")
+        self.back_button.clicked.connect(self.previous_step)
+        self.next_button.clicked.connect(self.next_step)
+
+        header = QVBoxLayout()
+        header.addWidget(self.page_title)
+        header.addWidget(self.page_subtitle)
+        header.addWidget(self.page_status)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.next_button)
+        right = QVBoxLayout()
+        right.addLayout(header)
+        right.addWidget(self.stack, 1)
+        right.addLayout(buttons)
+        body = QHBoxLayout()
+        body.addWidget(self.steps)
+        body.addLayout(right, 1)
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(8, 8, 8, 8)
+        outer.addWidget(self.banner)
+        outer.addLayout(body, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self._current = -1
+        self._shut_down = False
+        self.steps.currentRowChanged.connect(self._on_steps_row_changed)
+        for page in self.pages:
+            page.edited.connect(self._on_page_edited)
+            page.status_changed.connect(self._refresh_steps)
+        self.connect_page.target_changed.connect(self._refresh_banner)
+        self.document.modified_changed.connect(self.setWindowModified)
+        self.document.path_changed.connect(self._refresh_title)
+        self.document.loaded.connect(self._on_document_loaded)
+        context.runner.busy_changed.connect(self._refresh_steps)
+
+        self._restore_geometry()
+        self._on_document_loaded()
+        self.go_to(0)
+        if context.settings_store.problem:
+            self.statusBar().showMessage(context.settings_store.problem, 15_000)
+
+    # -- menus ------------------------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcuts: list[QKeySequence] | None = None, name: str = "") -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts(shortcuts)
+        action.triggered.connect(slot)
+        if name:
+            action.setObjectName(name)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.new_action = self._action("&New", self.new_scenario, [QKeySequence(QKeySequence.StandardKey.New)], "new")
+        self.open_action = self._action(
+            "&Open…", self.open_scenario_dialog, [QKeySequence(QKeySequence.StandardKey.Open)], "open"
+        )
+        self.save_action = self._action("&Save", self.save, [QKeySequence(QKeySequence.StandardKey.Save)], "save")
+        self.save_as_action = self._action("Save &As…", self.save_as, [QKeySequence("Ctrl+Shift+S")], "saveAs")
+        self.quit_action = self._action("&Quit", self.close, [QKeySequence("Ctrl+Q")], "quit")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        file_menu.addAction(self.new_action)
+        templates = file_menu.addMenu("New from &Example")
+        for path in sorted(SCENARIOS.glob("*.toml")):
+            action = templates.addAction(path.stem.replace("_", " ").capitalize())
+            action.triggered.connect(lambda _=False, p=path: self.open_template(p))
+        file_menu.addAction(self.open_action)
+        self.recent_menu = QMenu("Open &Recent", self)
+        file_menu.addMenu(self.recent_menu)
+        self._refresh_recent()
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        go_menu = menu.addMenu("&Go")
+        self.previous_action = self._action(
+            "&Previous Step",
+            self.previous_step,
+            [QKeySequence("Alt+Left"), QKeySequence("Ctrl+PgUp")],
+            "previousStep",
+        )
+        self.next_action = self._action(
+            "&Next Step", self.next_step, [QKeySequence("Alt+Right"), QKeySequence("Ctrl+PgDown")], "nextStep"
+        )
+        go_menu.addAction(self.previous_action)
+        go_menu.addAction(self.next_action)
+        go_menu.addSeparator()
+        for number, page in enumerate(self.pages, start=1):
+            action = self._action(
+                f"{number}. {page.title}", lambda _=False, i=number - 1: self.go_to(i), [QKeySequence(f"Ctrl+{number}")]
+            )
+            go_menu.addAction(action)
+
+        help_menu = menu.addMenu("&Help")
+        help_keys = [QKeySequence(QKeySequence.StandardKey.HelpContents), QKeySequence("F1")]
+        help_menu.addAction(self._action("&Help", self.show_help, help_keys))
+        about = self._action("&About CDP PoC Studio", self.show_about)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(about)
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.context.settings.recent_files
+        for entry in recent:
+            action = self.recent_menu.addAction(entry)
+            action.triggered.connect(lambda _=False, p=entry: self.open_scenario(Path(p)))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- navigation -------------------------------------------------------------------------------------------
+
+    @property
+    def current_page(self) -> Page:
+        return self.pages[self._current]
+
+    @property
+    def current_index(self) -> int:
+        return self._current
+
+    def go_to(self, index: int) -> bool:
+        if not 0 <= index < len(self.pages) or index == self._current:
+            return index == self._current
+        if self._current >= 0 and not self.commit_current():
+            self.steps.blockSignals(True)
+            self.steps.setCurrentRow(self._current)
+            self.steps.blockSignals(False)
+            return False
+        self._current = index
+        page = self.pages[index]
+        page.load(self.document.scenario)
+        self.stack.setCurrentWidget(page)
+        self.steps.blockSignals(True)
+        self.steps.setCurrentRow(index)
+        self.steps.blockSignals(False)
+        page.shown()
+        self._refresh_steps()
+        return True
+
+    def commit_current(self) -> bool:
+        """Write the current page into the scenario; False (and a message) when its values are unusable."""
+        if self._current < 0:
+            return True
+        page = self.current_page
+        page.left()
+        try:
+            self.document.replace(page.store(self.document.scenario))
+        except ValueError as exc:  # pydantic's ValidationError included
+            self.statusBar().showMessage(f"{page.title}: {exc}", 15_000)
+            return False
+        return True
+
+    def next_step(self) -> None:
+        self.go_to(min(self._current + 1, len(self.pages) - 1))
+
+    def previous_step(self) -> None:
+        self.go_to(max(self._current - 1, 0))
+
+    def _on_steps_row_changed(self, row: int) -> None:
+        self.go_to(row)
+
+    def _on_page_edited(self) -> None:
+        self.document.set_modified(True)
+
+    def _refresh_steps(self, *_args: object) -> None:
+        style = self.style()
+        for index, page in enumerate(self.pages):
+            item = self.steps.item(index)
+            problem = page.validation_error()
+            if not page.available:
+                icon = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+                tip = "Comes with part 2 of the studio"
+            elif problem is None:
+                icon = style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
+                tip = "Complete"
+            else:
+                icon = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+                tip = f"Missing: {problem}"
+            item.setIcon(icon)
+            item.setToolTip(tip)
+        if self._current >= 0:
+            page = self.current_page
+            self.page_title.setText(page.title)
+            self.page_subtitle.setText(page.subtitle)
+            problem = page.validation_error()
+            if not page.available:
+                self.page_status.setText("")
+            elif problem is None:
+                self.page_status.setText("✔ This step is complete." if not page.is_busy() else "Working…")
+                self.page_status.setStyleSheet("color: palette(text);")
+            else:
+                self.page_status.setText(f"Missing: {problem}")
+                self.page_status.setStyleSheet("color: #c0392b; font-weight: bold;")
+            self.back_button.setEnabled(self._current > 0)
+            self.next_button.setEnabled(self._current < len(self.pages) - 1)
+
+    def step_status(self, index: int) -> str | None:
+        """What the step list says about a step: None when complete, else what is missing."""
+        return self.pages[index].validation_error()
+
+    # -- the document -----------------------------------------------------------------------------------------
+
+    def _on_document_loaded(self) -> None:
+        scenario = self.document.scenario
+        for page in self.pages:
+            page.load(scenario)
+        if self._current >= 0:
+            self.current_page.shown()
+        self._refresh_title()
+        self._refresh_banner()
+        self._refresh_steps()
+
+    def _refresh_title(self) -> None:
+        self.setWindowTitle(f"{self.document.display_name}[*] — {APP_NAME}")
+        self.setWindowModified(self.document.modified)
+
+    def _refresh_banner(self, *_args: object) -> None:
+        tenant = self.connect_page.real_tenant()
+        if tenant is None:
+            self.banner.hide()
+        else:
+            name, url = tenant
+            self.banner.show_message(
+                f"REAL TENANT: {name} ({url}). Everything this PoC sends goes to this customer tenant."
+            )
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; True when it is fine to go on (saved, discarded, or nothing to save)."""
+        if not self.commit_current():
+            return False
+        if not self.document.modified:
+            return True
+        answer = self.context.dialogs.ask_save_changes(self, self.document.display_name)
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_scenario(self) -> None:
+        if self.maybe_save():
+            self.document.new()
+            self.go_to(0)
+
+    def open_template(self, path: Path) -> None:
+        if not self.maybe_save():
+            return
+        try:
+            self.document.open_template(path)
+        except ScenarioError as exc:
+            self.context.dialogs.error(self, "Cannot open the example", str(exc))
+
+    def open_scenario_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path = self.context.dialogs.open_file(
+            self, "Open scenario", self.context.settings.last_folder or str(Path.home()), SCENARIO_FILTER
+        )
+        if path is not None:
+            self._open(path)
+
+    def open_scenario(self, path: Path) -> bool:
+        if not self.maybe_save():
+            return False
+        return self._open(path)
+
+    def _open(self, path: Path) -> bool:
+        try:
+            self.document.open(path)
+        except ScenarioError as exc:
+            self.context.dialogs.error(self, "Cannot open the scenario", str(exc))
+            return False
+        self._remember(self.document.path or path)
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save(None)
+
+    def save_as(self) -> bool:
+        folder = self.context.settings.last_folder or str(Path.home())
+        suggested = str(Path(folder) / f"{_slug(self.document.scenario.name)}.toml")
+        path = self.context.dialogs.save_file(self, "Save scenario as", suggested, SCENARIO_FILTER)
+        if path is None:
+            return False
+        return self._save(path)
+
+    def _save(self, path: Path | None) -> bool:
+        if not self.commit_current():
+            return False
+        try:
+            saved = self.document.save(path)
+        except OSError as exc:
+            self.context.dialogs.error(self, "Cannot save the scenario", f"{exc}. Choose another folder with Save As.")
+            return False
+        self._remember(saved)
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return True
+
+    def _remember(self, path: Path) -> None:
+        self.context.settings = self.context.settings.with_recent(path)
+        self._refresh_recent()
+
+    # -- help -------------------------------------------------------------------------------------------------
+
+    def show_help(self) -> None:
+        self.context.dialogs.info(self, "Help", HELP_TEXT)
+
+    def show_about(self) -> None:
+        from PySide6 import __version__ as pyside_version
+
+        scheme = QApplication.styleHints().colorScheme().name
+        self.context.dialogs.info(
+            self,
+            "About CDP PoC Studio",
+            f"<h3>CDP PoC Studio {__version__}</h3><p>Prove on a laptop that a customer's data goes into Sitecore "
+            f"CDP and comes back out as expected.</p><p>Qt for Python {pyside_version}; colour scheme: {scheme}.</p>",
+        )
+
+    # -- window state -----------------------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        settings = self.context.settings
+        if settings.geometry:
+            self.restoreGeometry(QByteArray.fromBase64(settings.geometry.encode("ascii")))
+        else:
+            self.resize(1280, 820)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shut_down:
+            event.accept()
+            return
+        try:
+            go_on = self.maybe_save()
+        except Exception:
+            # An exception must never escape a Qt event handler; closing stays possible.
+            log.exception("while asking to save before closing")
+            go_on = True
+        if not go_on:
+            event.ignore()
+            return
+        self.context.update_settings(
+            geometry=bytes(self.saveGeometry().toBase64().data()).decode("ascii"),
+            last_profile=self.connect_page.current_profile_name(),
+        )
+        problem = self.context.save_settings()
+        if problem:
+            log.warning("%s", problem)
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop the jobs and the sandbox; idempotent (close, and tests' teardown)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        for page in self.pages:
+            page.left()
+        self.context.runner.shutdown(wait=True)
+        self.context.sandbox.stop_now()
+
+
+def _slug(name: str) -> str:
+    slug = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+    return slug or "scenario"

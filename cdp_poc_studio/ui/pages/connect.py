@@ -1,0 +1,645 @@
+"""Connect: the embedded sandbox (default, a child process with its faults and snapshot mode) or a real tenant
+(region or URL, client key, API token, OAuth id and secret), with secrets in the OS keyring and a connection test
+that reports each credential on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cdp_poc_studio.roundtrip.scenario import Scenario, TargetSpec
+from cdp_poc_studio.sandbox.faults import FaultRule
+from cdp_poc_studio.ui.connection_check import ConnectionSettings, CredentialCheck, check_connection
+from cdp_poc_studio.ui.context import StudioContext
+from cdp_poc_studio.ui.pages.base import Page
+from cdp_poc_studio.ui.sandbox_admin import SandboxAdmin, describe_fault
+from cdp_poc_studio.ui.secrets import SecretStoreUnavailable
+from cdp_poc_studio.ui.settings import REGION_URLS, ConnectionProfile
+from cdp_poc_studio.workers.cancel import CancelToken, Report
+
+SANDBOX = "__sandbox__"
+OUTCOME_TEXT = {"ok": "✔ OK", "failed": "✖ Failed", "skipped": "– Not checked"}
+SECRET_LABELS = {"api_token": "API token", "oauth_client_secret": "OAuth client secret"}
+
+
+class ConnectPage(Page):
+    """Signals:
+    target_changed(): the chosen target (sandbox or a tenant profile) changed; the banner follows it.
+    connection_tested(object): a connection test finished, with its list of CredentialCheck.
+    faults_changed(): the sandbox's fault rules were read or changed.
+    """
+
+    title = "Connect"
+    subtitle = "Where the PoC sends data: the embedded sandbox on this laptop, or a customer's CDP tenant."
+    target_changed = Signal()
+    connection_tested = Signal(object)
+    faults_changed = Signal()
+
+    def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self._results: list[CredentialCheck] | None = None
+        self._testing = False
+        self._missing_profile: str | None = None
+        self._keyring_problem: str | None = None
+        self._session_only = False
+
+        self.profile_combo = QComboBox()
+        self.profile_combo.setObjectName("profileCombo")
+        self.profile_combo.currentIndexChanged.connect(self._on_profile_changed)
+        self.new_profile_button = QPushButton("New tenant profile…")
+        self.new_profile_button.clicked.connect(self._on_new_profile_clicked)
+        self.delete_profile_button = QPushButton("Delete profile")
+        self.delete_profile_button.clicked.connect(self._on_delete_profile_clicked)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Target:"))
+        top.addWidget(self.profile_combo, 1)
+        top.addWidget(self.new_profile_button)
+        top.addWidget(self.delete_profile_button)
+
+        # -- the sandbox --
+        self.sandbox_status = QLabel()
+        self.sandbox_status.setObjectName("sandboxStatus")
+        self.sandbox_status.setWordWrap(True)
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.restart_button = QPushButton("Restart")
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.stop_button.clicked.connect(lambda: self.context.sandbox.stop())
+        self.restart_button.clicked.connect(self._on_restart_clicked)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.sandbox_status, 1)
+        status_row.addWidget(self.start_button)
+        status_row.addWidget(self.stop_button)
+        status_row.addWidget(self.restart_button)
+        self.snapshot_combo = QComboBox()
+        self.snapshot_combo.setObjectName("snapshotCombo")
+        self.snapshot_combo.addItem("Immediate: exports see data at once", "immediate")
+        self.snapshot_combo.addItem("Nightly: like a real tenant, exports see data from the next day", "nightly")
+        self.snapshot_combo.currentIndexChanged.connect(self._on_snapshot_changed)
+        self.snapshot_note = QLabel()
+        self.snapshot_note.setWordWrap(True)
+        self.faults_list = QListWidget()
+        self.faults_list.setObjectName("faultsList")
+        self.faults_list.setMaximumHeight(110)
+        self.fault_edit = QLineEdit()
+        self.fault_edit.setObjectName("faultEdit")
+        self.fault_edit.setPlaceholderText("status=429,retry_after=2,rate=0.1  ·  status=503,path=/v2.1/*  ·  "
+                                           "latency=200ms  ·  drop,rate=0.02  ·  expire_upload")  # fmt: skip
+        self.add_fault_button = QPushButton("Add fault")
+        self.add_fault_button.setObjectName("addFault")
+        self.remove_fault_button = QPushButton("Remove")
+        self.clear_faults_button = QPushButton("Clear all")
+        self.add_fault_button.clicked.connect(self._on_add_fault_clicked)
+        self.fault_edit.returnPressed.connect(self._on_add_fault_clicked)
+        self.remove_fault_button.clicked.connect(self._on_remove_fault_clicked)
+        self.clear_faults_button.clicked.connect(lambda: self.apply_faults([]))
+        self.fault_error = QLabel()
+        self.fault_error.setObjectName("faultError")
+        self.fault_error.setWordWrap(True)
+        self.fault_error.setStyleSheet("color: #c0392b;")
+        fault_row = QHBoxLayout()
+        fault_row.addWidget(self.fault_edit, 1)
+        fault_row.addWidget(self.add_fault_button)
+        fault_row.addWidget(self.remove_fault_button)
+        fault_row.addWidget(self.clear_faults_button)
+        sandbox_box = QGroupBox("Embedded CDP sandbox (a local process, listening on this laptop only)")
+        sandbox_form = QFormLayout(sandbox_box)
+        sandbox_form.addRow("Status:", status_row)
+        sandbox_form.addRow("Segment snapshot:", self.snapshot_combo)
+        sandbox_form.addRow("", self.snapshot_note)
+        sandbox_form.addRow("Faults to rehearse:", self.faults_list)
+        sandbox_form.addRow("", fault_row)
+        sandbox_form.addRow("", self.fault_error)
+
+        # -- a real tenant --
+        self.region_combo = QComboBox()
+        self.region_combo.setObjectName("regionCombo")
+        for region, url in REGION_URLS.items():
+            self.region_combo.addItem(f"{region}  ({url})", region)
+        self.region_combo.addItem("Custom URL", "custom")
+        self.custom_url_edit = QLineEdit()
+        self.custom_url_edit.setPlaceholderText("https://api-engage-eu.sitecorecloud.io")
+        self.region_combo.currentIndexChanged.connect(self._on_tenant_edited)
+        self.custom_url_edit.editingFinished.connect(self._on_tenant_edited)
+        tenant_box = QGroupBox("Customer tenant")
+        tenant_form = QFormLayout(tenant_box)
+        tenant_form.addRow("Region:", self.region_combo)
+        tenant_form.addRow("Custom URL:", self.custom_url_edit)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(sandbox_box)
+        self.pages.addWidget(tenant_box)
+
+        # -- credentials (both kinds of target) --
+        self.client_key_edit = QLineEdit()
+        self.client_key_edit.setObjectName("clientKey")
+        self.api_token_edit = QLineEdit()
+        self.api_token_edit.setObjectName("apiToken")
+        self.api_token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.oauth_id_edit = QLineEdit()
+        self.oauth_id_edit.setObjectName("oauthClientId")
+        self.oauth_secret_edit = QLineEdit()
+        self.oauth_secret_edit.setObjectName("oauthClientSecret")
+        self.oauth_secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.client_key_edit.editingFinished.connect(self._on_tenant_edited)
+        self.oauth_id_edit.editingFinished.connect(self._on_tenant_edited)
+        self.api_token_edit.editingFinished.connect(lambda: self._on_secret_edited("api_token"))
+        self.oauth_secret_edit.editingFinished.connect(lambda: self._on_secret_edited("oauth_client_secret"))
+        for edit in (self.client_key_edit, self.api_token_edit, self.oauth_id_edit, self.oauth_secret_edit):
+            edit.textEdited.connect(self._on_credentials_typed)
+        self.secret_source = QLabel()
+        self.secret_source.setObjectName("secretSource")
+        self.secret_source.setWordWrap(True)
+        self.keyring_notice = QLabel()
+        self.keyring_notice.setObjectName("keyringNotice")
+        self.keyring_notice.setWordWrap(True)
+        self.keyring_notice.setStyleSheet("color: #b35c00; font-weight: bold;")
+        self.session_button = QPushButton("Keep the secrets for this session only")
+        self.session_button.setObjectName("sessionOnly")
+        self.session_button.clicked.connect(self._on_session_only_clicked)
+        keyring_row = QVBoxLayout()
+        keyring_row.addWidget(self.keyring_notice)
+        keyring_row.addWidget(self.session_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setObjectName("testConnection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.results_table = QTableWidget(0, 3)
+        self.results_table.setObjectName("connectionResults")
+        self.results_table.setHorizontalHeaderLabels(["Credential", "Result", "Detail"])
+        self.results_table.verticalHeader().hide()
+        self.results_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.results_table.setWordWrap(True)
+        header = self.results_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.results_table.setMinimumHeight(130)
+        credentials_box = QGroupBox("Credentials")
+        credentials_form = QFormLayout(credentials_box)
+        credentials_form.addRow("Client key:", self.client_key_edit)
+        credentials_form.addRow("API token:", self.api_token_edit)
+        credentials_form.addRow("OAuth client id:", self.oauth_id_edit)
+        credentials_form.addRow("OAuth client secret:", self.oauth_secret_edit)
+        credentials_form.addRow("", self.secret_source)
+        credentials_form.addRow(keyring_row)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addStretch(1)
+        credentials_form.addRow(test_row)
+        credentials_form.addRow(self.results_table)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.pages)
+        layout.addWidget(credentials_box, 1)
+
+        context.sandbox.state_changed.connect(self._on_sandbox_state_changed)
+        self._fill_profiles()
+        self._on_sandbox_state_changed()
+
+    # -- profiles ----------------------------------------------------------------------------------------------
+
+    def _fill_profiles(self, select: str | None = None) -> None:
+        with self.loading():
+            self.profile_combo.clear()
+            self.profile_combo.addItem("Embedded sandbox (local, offline)", SANDBOX)
+            for profile in self.context.settings.profiles:
+                self.profile_combo.addItem(f"Tenant: {profile.name}", profile.name)
+            if self._missing_profile and self.context.settings.profile(self._missing_profile) is None:
+                self.profile_combo.addItem(f"Tenant: {self._missing_profile} (not set up on this computer)",
+                                           self._missing_profile)  # fmt: skip
+            if select is not None:
+                self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(select)))
+        self._show_target()
+
+    @property
+    def selected(self) -> str:
+        return str(self.profile_combo.currentData() or SANDBOX)
+
+    def current_profile_name(self) -> str:
+        return "" if self.selected == SANDBOX else self.selected
+
+    def current_profile(self) -> ConnectionProfile | None:
+        if self.selected == SANDBOX:
+            return None
+        return self.context.settings.profile(self.selected) or ConnectionProfile(name=self.selected)
+
+    def real_tenant(self) -> tuple[str, str] | None:
+        """(profile name, base URL) when the target is a real tenant, for the banner."""
+        profile = self.current_profile()
+        if profile is None:
+            return None
+        try:
+            url = profile.base_url or "no URL yet"
+        except KeyError:
+            url = "no URL yet"
+        return profile.name, url
+
+    def _save_profile(self, profile: ConnectionProfile) -> None:
+        profiles = [p for p in self.context.settings.profiles if p.name != profile.name] + [profile]
+        self.context.update_settings(profiles=profiles, last_profile=profile.name)
+        self.context.save_settings()
+
+    def _on_new_profile_clicked(self) -> None:
+        name = self.context.dialogs.ask_text(self, "New tenant profile", "A name for this tenant (for example "
+                                             "acme-uat):")  # fmt: skip
+        if not name:
+            return
+        if name == SANDBOX or self.context.settings.profile(name) is not None:
+            self.context.dialogs.error(self, "New tenant profile", f"A profile named {name!r} exists already.")
+            return
+        try:
+            profile = ConnectionProfile(name=name)
+        except ValidationError as exc:
+            self.context.dialogs.error(self, "New tenant profile", str(exc.errors()[0]["msg"]))
+            return
+        self._save_profile(profile)
+        self._fill_profiles(select=name)
+        self._on_widget_edited()
+        self.target_changed.emit()
+
+    def _on_delete_profile_clicked(self) -> None:
+        name = self.current_profile_name()
+        if not name:
+            return
+        self.context.update_settings(profiles=[p for p in self.context.settings.profiles if p.name != name])
+        self.context.save_settings()
+        self.context.secrets.forget(name)
+        self._fill_profiles(select=SANDBOX)
+        self._on_widget_edited()
+        self.target_changed.emit()
+
+    def _on_profile_changed(self) -> None:
+        if self._loading:
+            return
+        self._results = None
+        self._show_target()
+        self._on_widget_edited()
+        self.target_changed.emit()
+
+    def _show_target(self) -> None:
+        """Fill the panels and the credentials for the selected target."""
+        profile = self.current_profile()
+        self._results = None  # results belong to the target they were made for
+        self._show_results()
+        with self.loading():
+            if profile is None:
+                self.pages.setCurrentIndex(0)
+                options = self.context.sandbox.options
+                self.client_key_edit.setText(options.client_key)
+                self.api_token_edit.setText(options.api_token)
+                self.oauth_id_edit.setText(options.oauth_client_id)
+                self.oauth_secret_edit.setText(options.oauth_client_secret)
+                self.secret_source.setText("The sandbox's own local credentials (not secret, never a tenant's).")
+                self.keyring_notice.hide()
+                self.session_button.hide()
+                self.delete_profile_button.setEnabled(False)
+            else:
+                self.pages.setCurrentIndex(1)
+                self.region_combo.setCurrentIndex(max(0, self.region_combo.findData(profile.region)))
+                self.custom_url_edit.setText(profile.custom_url)
+                self.custom_url_edit.setEnabled(profile.region == "custom")
+                self.client_key_edit.setText(profile.client_key)
+                self.oauth_id_edit.setText(profile.oauth_client_id)
+                sources = []
+                for name, edit in (("api_token", self.api_token_edit),
+                                   ("oauth_client_secret", self.oauth_secret_edit)):  # fmt: skip
+                    value, where = self.context.secrets.get(profile.name, name)
+                    edit.setText(value.get_secret_value() if value else "")
+                    if where:
+                        sources.append(f"{SECRET_LABELS[name]} from the {_where(where)}")
+                self.secret_source.setText("; ".join(sources) or "Secrets are kept in the OS keyring, never in files.")
+                self.delete_profile_button.setEnabled(True)
+                self._keyring_problem = self.context.secrets.keyring_available()
+                self._show_keyring_notice()
+        self.status_changed.emit()
+
+    def _show_keyring_notice(self) -> None:
+        if self._keyring_problem and self.current_profile() is not None:
+            if self._session_only:
+                text = (f"No OS keyring: {self._keyring_problem}. Secrets are kept for this session only and "
+                        "forgotten when the studio closes.")  # fmt: skip
+            else:
+                text = (f"No OS keyring: {self._keyring_problem}. Secrets you type are not stored anywhere yet; "
+                        "keep them for this session only, or set CDP_POC_STUDIO_<PROFILE>_API_TOKEN and "
+                        "CDP_POC_STUDIO_<PROFILE>_OAUTH_CLIENT_SECRET.")  # fmt: skip
+            self.keyring_notice.setText(text)
+            self.keyring_notice.show()
+            self.session_button.setVisible(not self._session_only)
+        else:
+            self.keyring_notice.hide()
+            self.session_button.hide()
+
+    def _on_tenant_edited(self, *_args: object) -> None:
+        if self._loading:
+            return
+        profile = self.current_profile()
+        if profile is None:
+            return
+        region = self.region_combo.currentData()
+        self.custom_url_edit.setEnabled(region == "custom")
+        try:
+            updated = ConnectionProfile(
+                name=profile.name,
+                region=region,
+                custom_url=self.custom_url_edit.text().strip(),
+                client_key=self.client_key_edit.text().strip(),
+                oauth_client_id=self.oauth_id_edit.text().strip(),
+            )
+        except ValidationError as exc:
+            self.secret_source.setText(f"Not saved: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+            return
+        if updated != profile or self.context.settings.profile(profile.name) is None:
+            self._save_profile(updated)
+            self._missing_profile = None if self._missing_profile == profile.name else self._missing_profile
+        self.target_changed.emit()
+        self.status_changed.emit()
+
+    def _on_credentials_typed(self, *_args: object) -> None:
+        self._results = None
+        self._show_results()
+        self.status_changed.emit()
+
+    def _on_secret_edited(self, name: str) -> None:
+        profile = self.current_profile()
+        if self._loading or profile is None:
+            return
+        edit = self.api_token_edit if name == "api_token" else self.oauth_secret_edit
+        text = edit.text()
+        if not text:
+            return
+        self._store_secret(profile.name, name, SecretStr(text))
+
+    def _store_secret(self, profile: str, name: str, value: SecretStr) -> None:
+        try:
+            where = self.context.secrets.store(profile, name, value, session_only=self._session_only)
+        except SecretStoreUnavailable as exc:
+            self._keyring_problem = str(exc)
+            self._show_keyring_notice()
+            return
+        self.secret_source.setText(f"{SECRET_LABELS[name]} kept in the {_where(where)}.")
+
+    def _on_session_only_clicked(self) -> None:
+        self._session_only = True
+        profile = self.current_profile()
+        if profile is not None:
+            for name, edit in (("api_token", self.api_token_edit), ("oauth_client_secret", self.oauth_secret_edit)):
+                if edit.text():
+                    self.context.secrets.store(profile.name, name, SecretStr(edit.text()), session_only=True)
+        self._show_keyring_notice()
+        self.secret_source.setText("Secrets kept for this session only.")
+
+    # -- the sandbox -------------------------------------------------------------------------------------------
+
+    def _on_start_clicked(self) -> None:
+        self.context.sandbox.start(self.snapshot_combo.currentData())
+
+    def _on_restart_clicked(self) -> None:
+        self.context.sandbox.restart(self.snapshot_combo.currentData())
+
+    def _on_snapshot_changed(self) -> None:
+        self._refresh_snapshot_note()
+        self._on_widget_edited()
+
+    def _refresh_snapshot_note(self) -> None:
+        running = self.context.sandbox.running_snapshot
+        chosen = self.snapshot_combo.currentData()
+        if running is not None and running != chosen:
+            self.snapshot_note.setText(f"The running sandbox uses the {running} snapshot: Restart to apply {chosen}.")
+        elif chosen == "nightly":
+            self.snapshot_note.setText("Exports will miss today's data, as on a real tenant, until the sandbox "
+                                       "clock passes midnight UTC.")  # fmt: skip
+        else:
+            self.snapshot_note.setText("")
+
+    def _on_sandbox_state_changed(self, *_args: object) -> None:
+        sandbox = self.context.sandbox
+        self.sandbox_status.setText(f"<b>{sandbox.state.capitalize()}</b>: {sandbox.detail}")
+        self.start_button.setEnabled(sandbox.state in ("stopped", "failed"))
+        self.stop_button.setEnabled(sandbox.state == "running")
+        self.restart_button.setEnabled(sandbox.state == "running")
+        running = sandbox.state == "running"
+        for widget in (self.add_fault_button, self.remove_fault_button, self.clear_faults_button):
+            widget.setEnabled(running or sandbox.state == "stopped")
+        self._refresh_snapshot_note()
+        if running:
+            self.refresh_faults()
+        else:
+            self._show_faults([{"spec": s} for s in sandbox.fault_specs])
+        self.status_changed.emit()
+
+    def refresh_faults(self) -> None:
+        url = self.context.sandbox.base_url
+        if not url:
+            return
+
+        def body(_report: Report, _cancel: CancelToken) -> list[dict[str, Any]]:
+            return SandboxAdmin(url).faults()
+
+        self.context.runner.submit(body, name="sandbox-faults", on_success=self._show_faults,
+                                   on_failure=self._on_fault_error)  # fmt: skip
+
+    def _show_faults(self, rules: list[dict[str, Any]]) -> None:
+        self.faults_list.clear()
+        specs = [rule["spec"] if "spec" in rule else describe_fault(rule) for rule in rules]
+        for rule, spec in zip(rules, specs, strict=True):
+            fired = rule.get("fired")
+            self.faults_list.addItem(f"{spec}" + (f"   (fired {fired}×)" if fired else ""))
+        if not rules:
+            self.faults_list.addItem("No faults: every request succeeds.")
+        self.fault_specs = specs
+        self.faults_changed.emit()
+
+    def current_fault_specs(self) -> list[str]:
+        return list(self.context.sandbox.fault_specs)
+
+    def _on_add_fault_clicked(self) -> None:
+        spec = self.fault_edit.text().strip()
+        if not spec:
+            return
+        try:
+            FaultRule.parse(spec)
+        except (ValueError, TypeError) as exc:
+            self.fault_error.setText(f"{spec!r}: {exc}")
+            return
+        self.fault_edit.clear()
+        self.apply_faults([*self.context.sandbox.fault_specs, spec])
+
+    def _on_remove_fault_clicked(self) -> None:
+        row = self.faults_list.currentRow()
+        specs = self.context.sandbox.fault_specs
+        if 0 <= row < len(specs):
+            self.apply_faults(specs[:row] + specs[row + 1 :])
+
+    def apply_faults(self, specs: list[str]) -> None:
+        """Replace the sandbox's fault rules (at once when it runs; they are also used at its next start)."""
+        self.fault_error.setText("")
+        sandbox = self.context.sandbox
+        url = sandbox.base_url
+        if not url:
+            sandbox.fault_specs = list(specs)
+            self._show_faults([{"spec": s} for s in specs])
+            return
+
+        def body(_report: Report, _cancel: CancelToken) -> list[dict[str, Any]]:
+            return SandboxAdmin(url).set_faults(specs)
+
+        def done(rules: list[dict[str, Any]]) -> None:
+            sandbox.fault_specs = list(specs)
+            self._show_faults(rules)
+
+        self.context.runner.submit(body, name="sandbox-faults", on_success=done, on_failure=self._on_fault_error)
+
+    def _on_fault_error(self, exc: BaseException) -> None:
+        self.fault_error.setText(f"The sandbox refused: {exc}")
+
+    # -- testing the connection --------------------------------------------------------------------------------
+
+    def connection_settings(self) -> ConnectionSettings | None:
+        profile = self.current_profile()
+        if profile is None:
+            base = self.context.sandbox.base_url
+            if not base:
+                return None
+            token_url = f"{base}/oauth/token"
+        else:
+            try:
+                base = profile.base_url
+            except KeyError:
+                return None
+            if not base:
+                return None
+            token_url = profile.token_url
+        token, secret = self.api_token_edit.text(), self.oauth_secret_edit.text()
+        return ConnectionSettings(
+            base_url=base,
+            token_url=token_url,
+            client_key=self.client_key_edit.text().strip(),
+            api_token=SecretStr(token) if token else None,
+            oauth_client_id=self.oauth_id_edit.text().strip(),
+            oauth_client_secret=SecretStr(secret) if secret else None,
+        )
+
+    def test_connection(self) -> None:
+        settings = self.connection_settings()
+        if settings is None:
+            self._results = [CredentialCheck("Host", "failed", "no address: start the sandbox, or choose a region")]
+            self._show_results()
+            self.connection_tested.emit(self._results)
+            return
+        self._testing = True
+        self.test_button.setEnabled(False)
+        self.test_button.setText("Testing…")
+        self.status_changed.emit()
+
+        def body(report: Report, cancel: CancelToken) -> list[CredentialCheck]:
+            return check_connection(settings, report, cancel)
+
+        def done(results: list[CredentialCheck]) -> None:
+            self._results = results
+            self._show_results()
+            self.connection_tested.emit(results)
+
+        def failed(exc: BaseException) -> None:
+            self._results = [CredentialCheck("Host", "failed", f"the test itself failed: {exc}")]
+            self._show_results()
+            self.connection_tested.emit(self._results)
+
+        def finished() -> None:
+            self._testing = False
+            self.test_button.setEnabled(True)
+            self.test_button.setText("Test connection")
+            self.status_changed.emit()
+
+        self.context.runner.submit(body, name="test-connection", on_success=done, on_failure=failed,
+                                   on_finished=finished)  # fmt: skip
+
+    def _show_results(self) -> None:
+        results = self._results or []
+        self.results_table.setRowCount(len(results))
+        for row, check in enumerate(results):
+            outcome = QTableWidgetItem(OUTCOME_TEXT[check.outcome])
+            outcome.setForeground(
+                Qt.GlobalColor.darkGreen if check.outcome == "ok" else
+                (Qt.GlobalColor.red if check.outcome == "failed" else Qt.GlobalColor.gray)
+            )  # fmt: skip
+            self.results_table.setItem(row, 0, QTableWidgetItem(check.credential))
+            self.results_table.setItem(row, 1, outcome)
+            detail = QTableWidgetItem(check.detail)
+            detail.setToolTip(check.detail)
+            self.results_table.setItem(row, 2, detail)
+        self.results_table.resizeRowsToContents()
+        self.status_changed.emit()
+
+    @property
+    def results(self) -> list[CredentialCheck] | None:
+        return self._results
+
+    # -- scenario <-> widgets ----------------------------------------------------------------------------------
+
+    def load(self, scenario: Scenario) -> None:
+        target = scenario.target
+        self._missing_profile = None
+        if target.kind == "profile" and target.profile and self.context.settings.profile(target.profile) is None:
+            self._missing_profile = target.profile
+        with self.loading():
+            self.snapshot_combo.setCurrentIndex(max(0, self.snapshot_combo.findData(target.snapshot)))
+        self._fill_profiles(select=target.profile if target.kind == "profile" else SANDBOX)
+        self._refresh_snapshot_note()
+        self.target_changed.emit()
+
+    def store(self, scenario: Scenario) -> Scenario:
+        snapshot = self.snapshot_combo.currentData()
+        if self.selected == SANDBOX:
+            target = TargetSpec(kind="sandbox", snapshot=snapshot)
+        else:
+            target = TargetSpec(kind="profile", profile=self.selected, snapshot=scenario.target.snapshot)
+        return scenario.model_copy(update={"target": target})
+
+    def shown(self) -> None:
+        if self.context.autostart_sandbox and self.selected == SANDBOX and self.context.sandbox.state == "stopped":
+            self.context.sandbox.start(self.snapshot_combo.currentData())
+
+    def is_busy(self) -> bool:
+        return self._testing
+
+    def validation_error(self) -> str | None:
+        failed = [c for c in self._results or [] if c.outcome == "failed"]
+        if self.selected == SANDBOX:
+            state = self.context.sandbox.state
+            if state == "starting":
+                return "the sandbox is starting"
+            if state != "running":
+                return "start the embedded sandbox (or choose a tenant)"
+        else:
+            profile = self.current_profile()
+            assert profile is not None
+            if profile.region == "custom" and not profile.custom_url:
+                return "enter the tenant's URL"
+            if not self.client_key_edit.text().strip() or not self.api_token_edit.text():
+                return "enter the client key and the API token"
+        if failed:
+            return f"the connection test failed: {failed[0].credential}: {failed[0].detail}"
+        return None
+
+
+def _where(where: str) -> str:
+    return {"keyring": "OS keyring", "session": "session memory", "environment": "environment"}.get(where, where)

@@ -1,0 +1,121 @@
+"""The embedded sandbox as the studio sees it: a child process started and stopped through jobs, with a status.
+
+The sandbox's own credentials are fixed and local (it only listens on loopback); they prefill the Connect page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from PySide6.QtCore import QObject, Signal
+
+from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode
+from cdp_poc_studio.workers.cancel import CancelToken, Report
+from cdp_poc_studio.workers.tasks import TaskRunner
+
+State = Literal["stopped", "starting", "running", "stopping", "failed"]
+
+
+def default_db_path() -> str:
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir("cdp-poc-studio")) / "sandbox.sqlite")
+
+
+class SandboxController(QObject):
+    """Starts and stops the sandbox child process without blocking the UI thread.
+
+    Signals:
+        state_changed(str): stopped, starting, running, stopping or failed; `detail` says more.
+    """
+
+    state_changed = Signal(str)
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        options: SandboxOptions | None = None,
+        *,
+        process_factory: Callable[[SandboxOptions], Any] = SandboxProcess,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.options = options or SandboxOptions(db_path=default_db_path())
+        self._factory = process_factory
+        self._process: Any = None
+        self.state: State = "stopped"
+        self.detail = "not started"
+        self.base_url: str | None = None
+        # Faults to put back after a restart: the admin API keeps them only in the running process.
+        self.fault_specs: list[str] = []
+
+    @property
+    def running_snapshot(self) -> SnapshotMode | None:
+        return self.options.snapshot if self.state == "running" else None
+
+    def _set(self, state: State, detail: str) -> None:
+        self.state, self.detail = state, detail
+        self.state_changed.emit(state)
+
+    def start(self, snapshot: SnapshotMode | None = None) -> None:
+        if self.state in ("starting", "running", "stopping"):
+            return
+        if snapshot is not None:
+            self.options.snapshot = snapshot
+        self.options.faults = list(self.fault_specs)
+        process = self._factory(self.options)
+        self._process = process
+        self._set("starting", "starting the sandbox…")
+
+        def body(_report: Report, _cancel: CancelToken) -> str:
+            url: str = process.start()
+            return url
+
+        def done(url: str) -> None:
+            self.base_url = url
+            self._set("running", f"running at {url} ({self.options.snapshot} snapshot)")
+
+        def failed(exc: BaseException) -> None:
+            self.base_url = None
+            self._process = None
+            self._set("failed", f"did not start: {exc}")
+
+        self.runner.submit(body, name="sandbox-start", on_success=done, on_failure=failed)
+
+    def stop(self, then: Callable[[], None] | None = None) -> None:
+        process = self._process
+        if process is None or self.state not in ("running", "failed"):
+            if then is not None:
+                then()
+            return
+        self._set("stopping", "stopping the sandbox…")
+
+        def body(_report: Report, _cancel: CancelToken) -> Any:
+            return process.stop()
+
+        def done(_code: Any) -> None:
+            self._process = None
+            self.base_url = None
+            self._set("stopped", "stopped")
+            if then is not None:
+                then()
+
+        def failed(exc: BaseException) -> None:
+            self._set("failed", f"did not stop cleanly: {exc}")
+
+        self.runner.submit(body, name="sandbox-stop", on_success=done, on_failure=failed)
+
+    def restart(self, snapshot: SnapshotMode | None = None) -> None:
+        self.stop(then=lambda: self.start(snapshot))
+
+    def stop_now(self) -> None:
+        """On quit: stop synchronously (SIGTERM, then kill), whatever the state."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        self.base_url = None
+        if self.state != "stopped":
+            self._set("stopped", "stopped")

@@ -1,0 +1,1 @@
+"""Reusable widgets: the JSON tree, the banner."""

@@ -1,0 +1,182 @@
+"""The task runner, settings, secrets, the sandbox child process and the `gui` command without a display."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+import keyring
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from cdp_poc_studio.app import NO_DISPLAY_MESSAGE, display_problem
+from cdp_poc_studio.cli import cli
+from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess, SandboxStartError
+from cdp_poc_studio.ui.secrets import KeyringSecretStore, SecretStoreUnavailable, StudioSecrets
+from cdp_poc_studio.ui.settings import ConnectionProfile, SettingsStore, StudioSettings
+from cdp_poc_studio.workers.cancel import Cancelled, CancelToken, Progress, Report
+from cdp_poc_studio.workers.tasks import ImmediateExecutor, TaskRunner
+
+# -- the task runner ------------------------------------------------------------------------------------------
+
+
+def test_immediate_runner_delivers_progress_result_and_failure(qtbot) -> None:
+    runner = TaskRunner(executor=ImmediateExecutor())
+    seen: list[object] = []
+
+    def body(report: Report, cancel: CancelToken) -> int:
+        report(Progress(1, 2, "half"))
+        return 42
+
+    runner.submit(body, on_progress=seen.append, on_success=seen.append, on_finished=lambda: seen.append("end"))
+    assert seen == [Progress(1, 2, "half"), 42, "end"]
+    assert not runner.busy
+
+    def broken(report: Report, cancel: CancelToken) -> None:
+        raise ValueError("no")
+
+    errors: list[BaseException] = []
+    runner.submit(broken, on_failure=errors.append)
+    assert isinstance(errors[0], ValueError)
+
+
+def test_threaded_runner_runs_off_the_ui_thread_and_cancels(qtbot) -> None:
+    runner = TaskRunner()
+    started = threading.Event()
+    threads: list[str] = []
+
+    def slow(report: Report, cancel: CancelToken) -> None:
+        threads.append(threading.current_thread().name)
+        started.set()
+        while True:
+            cancel.raise_if_cancelled()
+            threading.Event().wait(0.01)
+
+    job = runner.submit(slow)
+    assert started.wait(5)
+    assert runner.busy
+    with qtbot.waitSignal(job.cancelled, timeout=5000):
+        job.cancel()
+    qtbot.waitUntil(lambda: not runner.busy)
+    assert threads[0].startswith("studio-job")
+    with qtbot.waitSignal(runner.job_finished, timeout=5000):
+        runner.submit(lambda report, cancel: threading.current_thread().name)
+    runner.shutdown()
+    with pytest.raises(RuntimeError):
+        runner.submit(lambda report, cancel: None)
+
+
+def test_cancel_token() -> None:
+    token = CancelToken()
+    token.raise_if_cancelled()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        token.raise_if_cancelled()
+
+
+# -- settings -------------------------------------------------------------------------------------------------
+
+
+def test_settings_save_only_what_changed(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    store.save(StudioSettings(last_folder="/work", profiles=[ConnectionProfile(name="acme", client_key="ck")]))
+    data = json.loads(store.path.read_text())
+    assert data == {"last_folder": "/work", "profiles": [{"client_key": "ck", "name": "acme"}]}
+    assert store.load().profile("acme") == ConnectionProfile(name="acme", client_key="ck")
+
+
+def test_a_corrupt_settings_file_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text("{not json")
+    store = SettingsStore(path)
+    assert store.load() == StudioSettings()
+    assert "set aside" in (store.problem or "")
+    assert (tmp_path / "settings.json.corrupt").read_text() == "{not json"
+
+
+def test_one_bad_value_is_dropped_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"last_folder": "/kept", "preview_size": "lots"}))
+    store = SettingsStore(path)
+    settings = store.load()
+    assert settings.last_folder == "/kept"
+    assert settings.preview_size == 50
+    assert "preview_size" in (store.problem or "")
+
+
+# -- secrets --------------------------------------------------------------------------------------------------
+
+
+def test_keyring_store_without_a_keyring_raises_for_the_page_to_explain(no_keyring) -> None:
+    store = KeyringSecretStore()
+    with pytest.raises(SecretStoreUnavailable, match="no OS keyring"):
+        store.set("acme", "api_token", SecretStr("x"))
+    secrets = StudioSecrets()
+    assert secrets.keyring_available() is not None
+    assert secrets.store("acme", "api_token", SecretStr("x"), session_only=True) == "session"
+    assert secrets.get("acme", "api_token")[1] == "session"
+
+
+def test_keyring_and_environment(memory_keyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = StudioSecrets()
+    assert secrets.store("acme", "api_token", SecretStr("k"), session_only=False) == "keyring"
+    assert keyring.get_password("cdp-poc-studio", "acme/api_token") == "k"
+    assert secrets.get("acme", "api_token")[1] == "keyring"
+    monkeypatch.setenv("CDP_POC_STUDIO_ACME_UAT_OAUTH_CLIENT_SECRET", "from-env")
+    value, where = secrets.get("acme-uat", "oauth_client_secret")
+    assert where == "environment"
+    assert value is not None
+    assert value.get_secret_value() == "from-env"
+    secrets.forget("acme")
+    assert secrets.get("acme", "api_token") == (None, "")
+
+
+# -- the sandbox child process --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sandbox_process_starts_announces_its_url_and_stops(tmp_path: Path) -> None:
+    process = SandboxProcess(SandboxOptions(db_path=str(tmp_path / "data" / "sandbox.sqlite"), api_token="tok"))
+    url = process.start()
+    try:
+        assert process.running
+        health = httpx.get(f"{url}/_sandbox/health").json()
+        assert health["status"] == "ok"
+        assert health["db"].endswith("sandbox.sqlite")
+        assert httpx.get(f"{url}/v2.1/guests", auth=("sandbox-client-key", "tok")).status_code == 200
+    finally:
+        code = process.stop()
+    assert code == 0  # SIGTERM: a clean exit after closing the database
+    assert not process.running
+
+
+def test_sandbox_that_cannot_start_says_why() -> None:
+    process = SandboxProcess(SandboxOptions(faults=["nonsense=1"]))
+    with pytest.raises(SandboxStartError, match="exited with status 2"):
+        process.start(timeout=20)
+    assert not process.running
+
+
+# -- no display -----------------------------------------------------------------------------------------------
+
+
+def test_display_problem_only_without_any_display() -> None:
+    assert display_problem({}, "linux") == NO_DISPLAY_MESSAGE
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({}, "darwin") is None
+    assert display_problem({}, "win32") is None
+
+
+@pytest.mark.parametrize("args", [[], ["gui"]])
+def test_the_gui_without_a_display_points_to_the_demo(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "cdp-poc-studio demo" in result.output
