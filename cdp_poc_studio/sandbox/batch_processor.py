@@ -11,18 +11,25 @@ import gzip
 import hashlib
 import logging
 import os
+import pickle
 import queue
+import subprocess
+import sys
 import threading
 import time
 import zlib
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cdp_poc_studio.sandbox.batch_records import ChunkApplier
+from cdp_poc_studio.sandbox.batch_helper import READY, read_frame, write_frame
+from cdp_poc_studio.sandbox.batch_records import ChunkApplier, Prepared
 from cdp_poc_studio.sandbox.clock import iso
+from cdp_poc_studio.sandbox.gc_pause import paused_gc
 from cdp_poc_studio.sandbox.s3 import BATCH_BUCKET, S3Error, object_path
+from cdp_poc_studio.sandbox.store import BATCH_WRITER_PRAGMAS
 
 if TYPE_CHECKING:
     from cdp_poc_studio.sandbox.context import Sandbox
@@ -69,6 +76,105 @@ def read_batch_file(data: bytes) -> bytes:
     return raw
 
 
+class ChunkPreparer:
+    """The batch helper process (batch_helper.py), which prepares the next chunk while the worker thread writes
+    the current one, so that the two halves of the work use both cores. Started in the background when the
+    worker starts; until it is ready, or if it ever fails, chunks are prepared in the worker thread, with the
+    same result. Used by the worker thread only, one request at a time."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._waiting = False
+
+    def start(self) -> None:
+        threading.Thread(target=self._spawn, name="cdp-sandbox-batch-helper", daemon=True).start()
+
+    def _spawn(self) -> None:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cdp_poc_studio.sandbox.batch_helper"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        except OSError:
+            log.warning("batch helper process unavailable; chunks are prepared in the worker thread", exc_info=True)
+            return
+        with self._lock:
+            self._proc = proc
+            if self._closed:
+                self._discard()
+                return
+        assert proc.stdout is not None
+        if proc.stdout.read(1) != READY:
+            log.warning("batch helper process did not start; chunks are prepared in the worker thread")
+            with self._lock:
+                self._discard()
+            return
+        self._ready.set()
+
+    def submit(self, lines: list[bytes], now: str) -> bool:
+        """Send a chunk to the helper; False (prepare it here) when there is no usable helper."""
+        if self._waiting:  # an answer left unread (a batch interrupted by an error): discard it
+            self.result()
+        if not self._ready.is_set():
+            return False
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return False
+        try:
+            write_frame(proc.stdin, pickle.dumps((lines, now), protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError):
+            self._fail()
+            return False
+        self._waiting = True
+        return True
+
+    def result(self) -> list[Prepared | None] | None:
+        """The answer to the last submit, or None if the helper failed (the caller then prepares the chunk)."""
+        proc = self._proc
+        self._waiting = False
+        if proc is None or proc.stdout is None:
+            return None
+        try:
+            data = read_frame(proc.stdout)
+            if data is None:
+                raise EOFError("the batch helper process closed its output")
+            prepared: list[Prepared | None] = pickle.loads(data)
+        except Exception:
+            self._fail()
+            return None
+        return prepared
+
+    def _fail(self) -> None:
+        log.warning("batch helper process failed; chunks are prepared in the worker thread", exc_info=True)
+        with self._lock:
+            self._discard()
+
+    def _discard(self) -> None:
+        self._ready.clear()
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._discard()
+
+
 class BatchWorker:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -79,10 +185,13 @@ class BatchWorker:
         self._released.set()
         self._cond = threading.Condition()
         self._outstanding = 0
+        self._preparer = ChunkPreparer() if sandbox.config.batch_prepare_process else None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._preparer is not None:
+            self._preparer.start()
         self._recover()
         self._thread = threading.Thread(target=self._run, name="cdp-sandbox-batch-worker", daemon=True)
         self._thread.start()
@@ -93,6 +202,8 @@ class BatchWorker:
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._preparer is not None:
+            self._preparer.close()
 
     def _recover(self) -> None:
         """Batches left file_uploaded or processing by a previous run are queued again (resumed, not redone)."""
@@ -160,6 +271,9 @@ class BatchWorker:
     # -- processing ----------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        # Checkpoints of this connection's (large) chunk transactions run in the store's background thread.
+        for pragma in BATCH_WRITER_PRAGMAS:
+            self.sandbox.store.read().execute(pragma)
         while True:
             ref = self._queue.get()
             if ref is None or self._stopping.is_set():
@@ -217,18 +331,32 @@ class BatchWorker:
         del data
         lines = raw.split(b"\n")
         del raw
+        while lines and not lines[-1].strip():  # the newline that ends the file is not a record
+            lines.pop()
         stats = orjson.loads(stats_json) if stats_json else {"total": 0, "ok": 0, "failed": 0}
         chunk = self.sandbox.config.batch_chunk_records
+        preparer = self._preparer if len(lines) - done > chunk else None  # one chunk: nothing to overlap
+
+        def submit(start: int, helper: bool = True) -> tuple[int, list[bytes], str, bool]:
+            block = lines[start : start + chunk]
+            records = [line for line in block if line.strip()]
+            # The chunk's time is taken when its preparation starts (prepared rows carry it).
+            now = iso(self.sandbox.clock.now())
+            return len(block), records, now, helper and preparer is not None and preparer.submit(records, now)
+
         position = done
-        while position < len(lines):
+        # The first chunk is prepared here while the helper prepares the second: both cores work from the start.
+        job = submit(position, helper=False) if position < len(lines) else None
+        while job is not None:
             if self._stopping.is_set():
                 return  # progress so far is committed; the batch resumes after a restart
-            block = lines[position : position + chunk]
-            records = [line for line in block if line.strip()]
-            now = iso(self.sandbox.clock.now())
-            with store.write() as conn:
+            size, records, now, sent = job
+            prepared = preparer.result() if preparer is not None and sent else None
+            # Hand the next chunk to the helper before writing this one, so that it is prepared meanwhile.
+            job = submit(position + size) if position + size < len(lines) else None
+            with paused_gc(), store.write() as conn:
                 applier = ChunkApplier(conn, now)
-                applier.apply(records)
+                applier.apply(records, prepared)
                 seq_base = stats["failed"]
                 conn.executemany(
                     "INSERT INTO batch_errors(batch_ref, seq, ref, code, message) VALUES (?, ?, ?, ?, ?)",
@@ -237,12 +365,13 @@ class BatchWorker:
                 stats["total"] += len(records)
                 stats["ok"] += applier.succeeded
                 stats["failed"] += len(applier.failures)
-                position += len(block)
+                position += size
                 elapsed = run_ms + int((time.perf_counter() - started) * 1000)
                 conn.execute(
                     "UPDATE batches SET records_done = ?, stats = ?, run_ms = ?, modified_at = ? WHERE ref = ?",
                     (position, orjson.dumps(stats), elapsed, now, ref),
                 )
+            store.checkpoint_soon()
         elapsed = run_ms + int((time.perf_counter() - started) * 1000)
         if stats["failed"]:
             self._write_log(ref, prefix)

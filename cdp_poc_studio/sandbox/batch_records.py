@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -48,6 +49,7 @@ BATCH_ORDER_REQUIRED = (
 ORDER_UPSERT_REQUIRED = ("referenceId", "channel", "pointOfSale", "orderedAt")
 SAME_ORDER_WINDOW = timedelta(hours=24)  # facts §6.8: delete matches referenceId + orderedAt within 24 h
 EMPTY: frozenset[str] = frozenset()
+EXTENSIONS_ONLY = frozenset({"extensions"})
 
 
 class RecordError(Exception):
@@ -58,7 +60,7 @@ class RecordError(Exception):
         self.message = f"{message}: {detail}" if detail else message
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingGuest:
     ref: str
     created_at: str
@@ -68,12 +70,102 @@ class PendingGuest:
     identifiers: list[tuple[str, str]] = field(default_factory=list)
 
 
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+def new_refs(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs in lowercase, from one read of os.urandom (about 4x str(uuid.uuid4()))."""
+    h = os.urandom(16 * count).hex()
+    variant = _VARIANT
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-{variant[h[i + 16]]}{h[i + 17 : i + 20]}-"
+        f"{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
+
+
 def _new_ref() -> str:
-    """A random (version 4) UUID in lowercase, about three times faster than str(uuid.uuid4())."""
-    n = int.from_bytes(os.urandom(16), "big")
-    n = (n & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return new_refs(1)[0]
+
+
+# A guest upsert prepared as a new guest: (guest ref, identifier keys, emails, guests row, guest_identifiers rows),
+# the rows ready for executemany: (ref, email, created_at, modified_at, data JSON, exts JSON), (provider, id, ref).
+GuestRow = tuple[str, str | None, str, str, bytes, bytes | None]
+Prepared = tuple[str, tuple[tuple[str, str], ...], tuple[str, ...], GuestRow, tuple[tuple[str, str, str], ...]]
+GUEST_UPSERT_MODES = frozenset({"upsert", "merge", "create"})
+
+
+def check_guest(
+    value: dict[str, Any], now: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Validate a guest upsert value: (attributes, extension groups, identifiers, emails), or raise."""
+    extensions = value.get("extensions")
+    attrs = validate(value, BATCH_GUEST_FIELDS, read_only=EXTENSIONS_ONLY)
+    if attrs.get("guestType", "customer") != "customer":
+        raise RecordError(VALIDATION, "guestType: only customer guests can be uploaded")
+    if "dateOfBirth" in attrs and attrs["dateOfBirth"] >= now:
+        raise RecordError(VALIDATION, "dateOfBirth: must be in the past")
+    groups = _batch_extensions(extensions) if extensions is not None else {}
+    identifiers = attrs.get("identifiers") or []
+    emails = guests.all_emails(attrs)
+    if not identifiers and not emails:
+        raise RecordError(IDENTITY_MISSING)
+    return attrs, groups, identifiers, emails
+
+
+def new_guest_docs(
+    attrs: dict[str, Any], groups: dict[str, dict[str, Any]], now: str, new_ref: Callable[[], str]
+) -> dict[str, Any]:
+    """Complete the attributes of a new guest (in place) and build its extensions."""
+    attrs.setdefault("guestType", "customer")
+    attrs.setdefault("firstSeen", now)
+    attrs.setdefault("lastSeen", now)
+    exts = {}
+    for name, values in groups.items():
+        exts[name] = {"ref": new_ref(), "createdAt": now, "modifiedAt": now, "values": values}
+    _check_unique(exts)
+    return exts
+
+
+def prepare_chunk(lines: list[bytes], now: str) -> list[Prepared | None]:
+    """Parse and validate guest upserts and build their rows as new guests; None for every other record.
+
+    Pure (no database), so it can run in a helper process while the previous chunk is being written. A record
+    that fails here in any way is simply not prepared: the per-record path then reports its error.
+    """
+    out: list[Prepared | None] = []
+    append = out.append
+    refs = new_refs(2 * len(lines) + 1)
+    next_ref = refs.pop
+    dumps = orjson.dumps
+    for line in lines:
+        try:
+            rec = orjson.loads(line)
+            if (
+                type(rec) is not dict
+                or rec.get("schema") != "guest"
+                or rec.get("mode") not in GUEST_UPSERT_MODES
+                or type(rec.get("ref")) is not str
+                or type(value := rec.get("value")) is not dict
+            ):
+                append(None)
+                continue
+            attrs, groups, identifiers, emails = check_guest(value, now)
+            guest_ref = next_ref()
+            exts = new_guest_docs(attrs, groups, now, next_ref)
+            keys = tuple([(i["provider"], i["id"]) for i in identifiers])
+            row = (guest_ref, guests.primary_email(attrs), now, now, dumps(attrs), dumps(exts) if exts else None)
+            append((guest_ref, keys, tuple(emails), row, tuple([(p, i, guest_ref) for p, i in keys])))
+        except Exception:  # any failure is reported by the per-record path
+            append(None)
+    return out
+
+
+def _parse(line: bytes) -> tuple[Any, RecordError | None]:
+    try:
+        return orjson.loads(line), None
+    except orjson.JSONDecodeError as exc:
+        return None, RecordError(VALIDATION, f"invalid JSON ({exc.msg})")
 
 
 class ChunkApplier:
@@ -88,20 +180,55 @@ class ChunkApplier:
         self.ident_map: dict[tuple[str, str], str] = {}
         self.email_map: dict[str, str] = {}
         self.prefetched = False
+        self.fast: dict[str, Prepared] = {}  # new guests of this chunk, as prepare_chunk built them
+        self._refs: list[str] = []
+
+    def _ref(self) -> str:
+        refs = self._refs
+        if not refs:
+            refs.extend(new_refs(256))
+        return refs.pop()
 
     # -- entry point ---------------------------------------------------------------------------------------
 
-    def apply(self, lines: list[bytes]) -> None:
-        records: list[tuple[dict[str, Any] | None, Any]] = []
-        for line in lines:
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                records.append((None, RecordError(VALIDATION, f"invalid JSON ({exc.msg})")))
-                continue
-            records.append((rec, None))
-        self._prefetch(records)
-        for rec, early_error in records:
+    def apply(self, lines: list[bytes], prepared: list[Prepared | None] | None = None) -> None:
+        """Apply the records of one chunk. `prepared` is prepare_chunk(lines, self.now), possibly computed elsewhere.
+
+        A prepared record (a valid guest upsert, as a new guest) whose identifiers and emails match no guest, in the
+        database or earlier in the batch, is inserted as prepared; every other record, including a prepared one
+        that turns out to match a guest, goes through the per-record path below, which is the reference semantics.
+        """
+        if prepared is None:
+            prepared = prepare_chunk(lines, self.now)
+        slow: dict[int, tuple[Any, RecordError | None]] = {}
+        for index, prep in enumerate(prepared):
+            if prep is None:
+                slow[index] = _parse(lines[index])
+        self._prefetch(prepared, slow.values())
+        fast = self.fast
+        ident_map, email_map = self.ident_map, self.email_map
+        for index, prep in enumerate(prepared):
+            if prep is not None:
+                if self.prefetched:
+                    guest_ref, keys, emails = prep[0], prep[1], prep[2]
+                    for key in keys:
+                        if key in ident_map:
+                            break
+                    else:
+                        for email in emails:
+                            if email in email_map:
+                                break
+                        else:  # a new guest: as prepared
+                            for key in keys:
+                                ident_map[key] = guest_ref
+                            for email in emails:
+                                email_map[email] = guest_ref
+                            fast[guest_ref] = prep
+                            self.succeeded += 1
+                            continue
+                rec, early_error = _parse(lines[index])
+            else:
+                rec, early_error = slow[index]
             ref = rec.get("ref") if isinstance(rec, dict) else None
             ref = ref if isinstance(ref, str) else None
             try:
@@ -148,9 +275,13 @@ class ChunkApplier:
 
     # -- guest bulk path -----------------------------------------------------------------------------------
 
-    def _prefetch(self, records: list[tuple[dict[str, Any] | None, Any]]) -> None:
+    def _prefetch(self, prepared: list[Prepared | None], records: Iterable[tuple[Any, Any]]) -> None:
         keys: set[tuple[str, str]] = set()
         emails: set[str] = set()
+        for prep in prepared:
+            if prep is not None:
+                keys.update(prep[1])
+                emails.update(prep[2])
         for rec, _ in records:
             if not isinstance(rec, dict) or rec.get("schema") != "guest":
                 continue
@@ -166,22 +297,31 @@ class ChunkApplier:
                     keys.add((ident["provider"], ident["id"]))
             for email in guests.all_emails(value) if _emails_ok(value) else ():
                 emails.add(email)
+        # One query per provider and one for the emails, each driven by the chunk's keys (json_each on the left
+        # of a CROSS JOIN, so that SQLite probes the indexes instead of scanning the tables).
         conn = self.conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys(provider TEXT, id TEXT)")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_emails(email TEXT)")
-        conn.execute("DELETE FROM batch_keys")
-        conn.execute("DELETE FROM batch_emails")
-        conn.executemany("INSERT INTO batch_keys VALUES (?, ?)", keys)
-        conn.executemany("INSERT INTO batch_emails VALUES (?)", [(e,) for e in emails])
-        for provider, ident, ref in conn.execute(
-            "SELECT k.provider, k.id, g.guest_ref FROM batch_keys k JOIN guest_identifiers g"
-            " ON g.provider = k.provider AND g.id = k.id ORDER BY g.guest_ref"
-        ):
+        by_provider: dict[str, list[str]] = {}
+        for provider, ident in keys:
+            by_provider.setdefault(provider, []).append(ident)
+        found: list[tuple[str, str, str]] = []
+        for provider, ids in by_provider.items():
+            found.extend(
+                conn.execute(
+                    "SELECT g.provider, g.id, g.guest_ref FROM json_each(?) j CROSS JOIN guest_identifiers g"
+                    " ON g.provider = ? AND g.id = j.value",
+                    (orjson.dumps(ids).decode(), provider),
+                )
+            )
+        found.sort(key=lambda row: row[2])  # the first guest_ref wins, as find_by_identifiers orders them
+        for provider, ident, ref in found:
             self.ident_map.setdefault((provider, ident), ref)
-        for email, ref in conn.execute(
-            "SELECT e.email, g.ref FROM batch_emails e JOIN guests g ON g.email = e.email ORDER BY g.created_at, g.ref"
-        ):
-            self.email_map.setdefault(email, ref)
+        if emails:
+            for email, ref in conn.execute(
+                "SELECT g.email, g.ref FROM json_each(?) j CROSS JOIN guests g ON g.email = j.value"
+                " ORDER BY g.created_at, g.ref",
+                (orjson.dumps(list(emails)).decode(),),
+            ):
+                self.email_map.setdefault(email, ref)
         self.prefetched = True
 
     def _lookup(self, identifiers: list[dict[str, Any]], emails: list[str]) -> str | None:
@@ -206,6 +346,12 @@ class ChunkApplier:
 
     def _state(self, ref: str) -> PendingGuest:
         state = self.pending.get(ref)
+        if state is None and ref in self.fast:  # a guest created earlier in this chunk as prepared
+            _, keys, _, (_, _, created_at, _, data_json, exts_json), _ = self.fast.pop(ref)
+            state = PendingGuest(
+                ref, created_at, orjson.loads(data_json), orjson.loads(exts_json) if exts_json else {}, True, list(keys)
+            )
+            self.pending[ref] = state
         if state is None:
             row = guests.load(self.conn, ref)
             assert row is not None
@@ -214,29 +360,13 @@ class ChunkApplier:
         return state
 
     def _guest_upsert(self, value: dict[str, Any], *, create_only: bool) -> None:
-        extensions = value.get("extensions")
-        attrs = validate(value, BATCH_GUEST_FIELDS, read_only=frozenset({"extensions"}))
-        if attrs.get("guestType", "customer") != "customer":
-            raise RecordError(VALIDATION, "guestType: only customer guests can be uploaded")
-        if "dateOfBirth" in attrs and attrs["dateOfBirth"] >= self.now:
-            raise RecordError(VALIDATION, "dateOfBirth: must be in the past")
-        groups = _batch_extensions(extensions) if extensions is not None else {}
-        identifiers = attrs.get("identifiers") or []
-        emails = guests.all_emails(attrs)
-        if not identifiers and not emails:
-            raise RecordError(IDENTITY_MISSING)
+        attrs, groups, identifiers, emails = check_guest(value, self.now)
         ref = self._lookup(identifiers, emails)
         if ref is not None and create_only:
             raise RecordError(ALREADY_EXISTS)
         if ref is None:
-            ref = _new_ref()
-            attrs.setdefault("guestType", "customer")
-            attrs.setdefault("firstSeen", self.now)
-            attrs.setdefault("lastSeen", self.now)
-            exts = {}
-            for name, values in groups.items():
-                exts[name] = {"ref": _new_ref(), "createdAt": self.now, "modifiedAt": self.now, "values": values}
-            _check_unique(exts)
+            ref = self._ref()
+            exts = new_guest_docs(attrs, groups, self.now, self._ref)
             state = PendingGuest(ref, self.now, attrs, exts, new=True)
             self.pending[ref] = state
         else:
@@ -246,7 +376,7 @@ class ChunkApplier:
                 for name, values in groups.items():  # a group in the record replaces that whole group
                     old = exts.get(name)
                     exts[name] = {
-                        "ref": old["ref"] if old else _new_ref(),
+                        "ref": old["ref"] if old else self._ref(),
                         "createdAt": old["createdAt"] if old else self.now,
                         "modifiedAt": self.now,
                         "values": values,
@@ -264,12 +394,15 @@ class ChunkApplier:
             self.email_map.setdefault(email, ref)
 
     def flush(self) -> None:
-        if not self.pending:
+        if not self.pending and not self.fast:
             return
         now = self.now
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         idents: list[tuple[str, str, str]] = []
+        for prep in self.fast.values():
+            inserts.append(prep[3])
+            idents.extend(prep[4])
         for state in self.pending.values():
             data_json = orjson.dumps(state.data)
             exts_json = orjson.dumps(state.exts) if state.exts else None
@@ -291,6 +424,7 @@ class ChunkApplier:
                 "INSERT OR IGNORE INTO guest_identifiers(provider, id, guest_ref) VALUES (?, ?, ?)", idents
             )
         self.pending.clear()
+        self.fast.clear()
 
     def _reset_caches(self) -> None:
         self.flush()

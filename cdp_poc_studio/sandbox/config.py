@@ -43,7 +43,10 @@ class SandboxConfig:
     export_gzip_level: int = 6
     batch_max_bytes: int = 50 * 1024 * 1024  # facts §6.6: at most 50 MB gzipped
     batch_history_days: int = 30
-    batch_chunk_records: int = 5_000  # records per transaction in the batch worker
+    batch_chunk_records: int = 20_000  # records per transaction in the batch worker
+    # Parse and validate guest records of the next chunk in a helper process (spawned when the worker starts)
+    # while the worker thread writes the current chunk; False keeps all the work in the worker thread.
+    batch_prepare_process: bool = True
     # Retention caps for orders included in an audience export (gap: CDP does not publish them).
     export_max_orders: int = 50
     export_order_days: int = 365

@@ -8,11 +8,13 @@ columns, arrays and objects JSON-encoded in their cell. Delta "remove" files hol
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import queue
 import re
+import sqlite3
 import threading
 import uuid
 import zlib
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cdp_poc_studio.sandbox.clock import iso
+from cdp_poc_studio.sandbox.gc_pause import paused_gc
 from cdp_poc_studio.sandbox.s3 import EXPORT_BUCKET, object_path
 from cdp_poc_studio.sandbox.segments import GuestFacts, SegmentError, compile_segment
 
@@ -115,8 +118,10 @@ class SplitWriter:
         self._in_file = 0
         self._buffer: list[bytes] = []
         # Compression runs on a second thread: zlib releases the GIL, so building records and compressing them
-        # overlap on two cores. The bounded queue keeps memory flat whatever the record count.
-        self._jobs: queue.Queue[tuple[Any, Any, bytes | None]] = queue.Queue(maxsize=8)
+        # overlap on two cores. Blocks are large (BLOCK_LINES lines, a few MB): each hand-off makes the thread
+        # wait for the GIL (up to the 5 ms switch interval) while the record loop holds it, and with small blocks
+        # those waits starved the compressor. The bounded queue keeps memory flat whatever the record count.
+        self._jobs: queue.Queue[tuple[Any, Any, bytes | None]] = queue.Queue(maxsize=3)
         self._compressor = threading.Thread(target=self._compress_loop, name="export-gzip", daemon=True)
         self._compressor.start()
 
@@ -130,7 +135,6 @@ class SplitWriter:
                 out.close()
             else:
                 out.write(zip_.compress(data))
-            self._jobs.task_done()
 
     def _open(self) -> None:
         name = f"{self.prefix}-{len(self.files):05d}.{self.suffix}.gz"
@@ -144,36 +148,83 @@ class SplitWriter:
 
     def _flush_buffer(self) -> None:
         if self._buffer:
-            self._jobs.put((self._out, self._zip, b"".join(self._buffer)))
-            self._buffer.clear()
+            self.write_many(self._buffer)
+            self._buffer = []
 
     def write(self, line: bytes) -> None:
-        if self._out is None:
-            self._open()
         self._buffer.append(line)
-        self._in_file += 1
-        self.files[-1].records += 1
-        if len(self._buffer) >= 2000:
+        if len(self._buffer) >= BLOCK_LINES:
             self._flush_buffer()
-        if self._in_file >= self.split:
-            self._close_current()
+
+    def write_many(self, lines: list[bytes]) -> None:
+        """Hand lines to the compressor thread in one block (split at file boundaries)."""
+        start = 0
+        while start < len(lines):
+            if self._out is None:
+                self._open()
+            part = lines[start : start + self.split - self._in_file]
+            self._jobs.put((self._out, self._zip, b"".join(part)))
+            self._in_file += len(part)
+            self.files[-1].records += len(part)
+            start += len(part)
+            if self._in_file >= self.split:
+                self._close_current()
 
     def _close_current(self) -> None:
+        # The compressor thread finishes and closes the file; sizes are read in close(), so that the writer
+        # never waits for the compressor at a file boundary.
         if self._out is None:
             return
-        self._flush_buffer()
         self._jobs.put((self._out, self._zip, None))
-        self._jobs.join()
-        self.files[-1].bytes = self.files[-1].path.stat().st_size
         self._out = None
 
     def close(self, *, at_least_one: bool = True) -> list[OutputFile]:
+        self._flush_buffer()
         if self._out is None and at_least_one and not self.files:
             self._open()
         self._close_current()
         self._jobs.put((None, None, None))
         self._compressor.join()
+        for output in self.files:
+            output.bytes = output.path.stat().st_size
         return self.files
+
+
+_UNSEEN: Any = object()
+BLOCK_LINES = 16_384  # output lines handed to the compressor thread at a time
+
+
+class _MemberSpool:
+    """The refs of this run's audience, spooled to a scratch SQLite file (not kept in memory) for the delta diff."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=OFF")  # scratch data: no journal, no fsync
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.execute("CREATE TABLE members(ref TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._conn.execute("BEGIN")
+        self._pending: list[tuple[str]] = []
+
+    def add(self, ref: str) -> None:
+        self._pending.append((ref,))
+        if len(self._pending) >= 5000:
+            self._conn.executemany("INSERT OR IGNORE INTO members VALUES (?)", self._pending)
+            self._pending = []
+
+    def finish(self) -> Path:
+        self._conn.executemany("INSERT OR IGNORE INTO members VALUES (?)", self._pending)
+        self._pending = []
+        self._conn.execute("COMMIT")
+        self._conn.close()
+        return self.path
+
+    def discard(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self.path.unlink(missing_ok=True)
 
 
 class RecordEncoder:
@@ -186,6 +237,8 @@ class RecordEncoder:
         self.ext_attrs: set[str] | None = (
             set(definition["extensionAttributes"]) if definition.get("extensionAttributes") else None
         )
+        self.any_extensions = self.ext_groups is None or bool(self.ext_groups)
+        self._columns: dict[str, dict[str, str | None]] = {}
         self.include_orders: bool = definition["includeOrders"]
         self.csv = definition["format"] == "CSV"
         self.columns = ["guestRef", *self.attributes, *ext_columns, *(["orders"] if self.include_orders else [])]
@@ -205,14 +258,30 @@ class RecordEncoder:
         self._writer.writerow(cells)
         return self._buf.getvalue().encode()
 
-    def extension_values(self, exts: dict[str, Any]) -> dict[str, Any]:
-        out = {}
+    def _column(self, group: str, key: str) -> str | None:
+        """`group.key`, or None when the definition leaves that value out (cached: a million guests share them)."""
+        names = self._columns.get(group)
+        if names is None:
+            names = self._columns[group] = {}
+        if key not in names:
+            column = f"{group}.{key}"
+            wanted = (self.ext_groups is None or group in self.ext_groups) and (
+                self.ext_attrs is None or column in self.ext_attrs or key in self.ext_attrs
+            )
+            names[key] = column if wanted else None
+        return names[key]
+
+    def extension_values(self, exts: dict[str, Any], out: dict[str, Any] | None = None) -> dict[str, Any]:
+        out = {} if out is None else out
+        columns = self._columns
         for group, ext in exts.items():
-            if self.ext_groups is not None and group not in self.ext_groups:
-                continue
+            names = columns.get(group)
             for key, value in ext["values"].items():
-                column = f"{group}.{key}"
-                if self.ext_attrs is None or column in self.ext_attrs or key in self.ext_attrs:
+                column = names.get(key, _UNSEEN) if names is not None else _UNSEEN
+                if column is _UNSEEN:
+                    column = self._column(group, key)
+                    names = columns[group]
+                if column is not None:
                     out[column] = value
         return out
 
@@ -221,17 +290,17 @@ class RecordEncoder:
         for name in self.attributes:
             if name in data:
                 record[name] = data[name]
-        if exts and (self.ext_groups is None or self.ext_groups):
-            record.update(self.extension_values(exts))
+        if exts and self.any_extensions:
+            self.extension_values(exts, record)
         if self.include_orders:
             record["orders"] = orders or []
         if not self.csv:
-            return orjson.dumps(record) + b"\n"
+            return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         return self._csv_line([_cell(record.get(c)) for c in self.columns])
 
     def encode_removed(self, ref: str) -> bytes:
         if not self.csv:
-            return orjson.dumps({"guestRef": ref}) + b"\n"
+            return orjson.dumps({"guestRef": ref}, option=orjson.OPT_APPEND_NEWLINE)
         return self._csv_line([ref])
 
 
@@ -340,65 +409,72 @@ class ExportService:
         split, level = cfg.export_split_size, cfg.export_gzip_level
         main = SplitWriter(folder, "add" if delta else "part", suffix, split, level, "add" if delta else None,
                            header=encoder.header)  # fmt: skip
-        previous: set[str] = set()
-        if delta:
-            previous = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT guest_ref FROM export_members WHERE definition_ref = ?", (definition["ref"],)
-                )
-            }
-        members: set[str] = set()
         order_cutoff = iso(as_of - timedelta(days=cfg.export_order_days))
-        select = f"SELECT g.ref, g.created_at, g.modified_at, g.data, g.exts FROM {guests_table} g"
+        everyone = not definition.get("segment") or not definition["segment"].get("rules")
+        # Without rules the dates are not needed (NULL placeholders keep the row layout).
+        columns = (
+            "g.ref, NULL, NULL, g.data, g.exts" if everyone else "g.ref, g.created_at, g.modified_at, g.data, g.exts"
+        )
+        joins = ""
+        params: tuple[Any, ...] = ()
         if needs_orders:
-            select = (
-                "SELECT g.ref, g.created_at, g.modified_at, g.data, g.exts, o.n, o.total, o.first, o.last, o.st"
-                f" FROM {guests_table} g LEFT JOIN (SELECT guest_ref, count(*) n, sum(price) total,"
-                " min(ordered_at) first, max(ordered_at) last, group_concat(DISTINCT status) st"
-                f" FROM {orders_table} GROUP BY guest_ref) o ON o.guest_ref = g.ref"
+            columns += ", o.n, o.total, o.first, o.last, o.st"
+            joins += (
+                " LEFT JOIN (SELECT guest_ref, count(*) n, sum(price) total, min(ordered_at) first,"
+                f" max(ordered_at) last, group_concat(DISTINCT status) st FROM {orders_table} GROUP BY guest_ref) o"
+                " ON o.guest_ref = g.ref"
             )
+        if delta:
+            # Whether the guest was in the audience of the previous run (export_members), looked up by SQLite.
+            columns += ", m.guest_ref IS NOT NULL"
+            joins += " LEFT JOIN export_members m ON m.definition_ref = ? AND m.guest_ref = g.ref"
+            params = (definition["ref"],)
+        select = f"SELECT {columns} FROM {guests_table} g{joins}"
+        members = _MemberSpool(store.files_dir / "scratch" / f"members-{execution_ref}.db") if delta else None
         total = 0
         order_conn = store.read()
         loads = orjson.loads
-        everyone = not definition.get("segment") or not definition["segment"].get("rules")
-        for row in conn.execute(select):
-            ref = row[0]
-            data = loads(row[3])
-            exts = loads(row[4]) if row[4] else {}
-            if not everyone:
-                facts = GuestFacts(ref, row[1], row[2], data, exts)
-                if needs_orders:
-                    facts.orders = {
-                        "count": row[5] or 0,
-                        "totalPrice": row[6] or 0,
-                        "firstOrderedAt": row[7],
-                        "lastOrderedAt": row[8],
-                        "statuses": row[9].split(",") if row[9] else [],
-                    }
-                if not predicate(facts):
-                    continue
-            total += 1
-            if delta:
-                members.add(ref)
-                if ref in previous:
-                    continue
-            orders = self._orders(order_conn, orders_table, ref, order_cutoff) if encoder.include_orders else None
-            main.write(encoder.encode(ref, data, exts, orders))
+        encode = encoder.encode
+        lines: list[bytes] = []
+        was_member = 10 if needs_orders else 5
+        with paused_gc():
+            for row in conn.execute(select, params):
+                ref = row[0]
+                data = loads(row[3])
+                exts = loads(row[4]) if row[4] else {}
+                if not everyone:
+                    facts = GuestFacts(ref, row[1], row[2], data, exts)
+                    if needs_orders:
+                        facts.orders = {
+                            "count": row[5] or 0,
+                            "totalPrice": row[6] or 0,
+                            "firstOrderedAt": row[7],
+                            "lastOrderedAt": row[8],
+                            "statuses": row[9].split(",") if row[9] else [],
+                        }
+                    if not predicate(facts):
+                        continue
+                total += 1
+                if members is not None:
+                    members.add(ref)
+                    if row[was_member]:
+                        continue
+                orders = self._orders(order_conn, orders_table, ref, order_cutoff) if encoder.include_orders else None
+                lines.append(encode(ref, data, exts, orders))
+                if len(lines) >= BLOCK_LINES:
+                    main.write_many(lines)
+                    lines = []
+            main.write_many(lines)
         files = main.close()
         removed = 0
-        if delta:
+        if members is not None:
             remover = SplitWriter(folder, "remove", suffix, split, level, "remove")
-            for ref in sorted(previous - members):
-                remover.write(encoder.encode_removed(ref))
-                removed += 1
-            files += remover.close()
-            with store.write() as wconn:
-                wconn.execute("DELETE FROM export_members WHERE definition_ref = ?", (definition["ref"],))
-                wconn.executemany(
-                    "INSERT INTO export_members(definition_ref, guest_ref) VALUES (?, ?)",
-                    ((definition["ref"], r) for r in members),
-                )
+            try:
+                path = members.finish()
+                removed = self._diff_members(conn, path, definition["ref"], remover, encoder)
+            finally:
+                files += remover.close()
+                members.discard()
         added = sum(f.records for f in files if f.delta_action != "remove")
         end = sandbox.clock.now()
         report = {
@@ -434,6 +510,36 @@ class ExportService:
                 (execution_ref, definition["ref"], iso(end), orjson.dumps(report), orjson.dumps(file_meta)),
             )
         return report
+
+    def _diff_members(
+        self, conn: sqlite3.Connection, path: Path, definition_ref: str, remover: SplitWriter, encoder: RecordEncoder
+    ) -> int:
+        """Write the remove records (members of the previous run no longer in the audience, in ref order) and make
+        this run's audience the previous one, all in SQL against the spooled members: memory stays flat."""
+        conn.execute("ATTACH DATABASE ? AS spool", (str(path),))
+        try:
+            removed = 0
+            lines: list[bytes] = []
+            for (ref,) in conn.execute(
+                "SELECT guest_ref FROM export_members WHERE definition_ref = ?"
+                " AND guest_ref NOT IN (SELECT ref FROM spool.members) ORDER BY guest_ref",
+                (definition_ref,),
+            ):
+                lines.append(encoder.encode_removed(ref))
+                removed += 1
+                if len(lines) >= BLOCK_LINES:
+                    remover.write_many(lines)
+                    lines = []
+            remover.write_many(lines)
+            with self.sandbox.store.write() as wconn:
+                wconn.execute("DELETE FROM export_members WHERE definition_ref = ?", (definition_ref,))
+                wconn.execute(
+                    "INSERT INTO export_members(definition_ref, guest_ref) SELECT ?, ref FROM spool.members",
+                    (definition_ref,),
+                )
+        finally:
+            conn.execute("DETACH DATABASE spool")
+        return removed
 
     def _extension_columns(self, conn: Any, table: str, definition: dict[str, Any]) -> list[str]:
         if definition.get("extensionAttributes"):

@@ -19,6 +19,7 @@ import orjson
 ADMIN_PREFIX = "/_sandbox"
 UPLOAD_FAULTS = ("expire_upload", "corrupt_upload")
 ACTIONS = ("status", "drop", *UPLOAD_FAULTS)
+DROP_PHASES = ("before", "after", "refuse")
 
 
 @dataclass
@@ -33,7 +34,10 @@ class FaultRule:
     method: str | None = None
     retry_after: int | None = None
     count: int | None = None  # fire at most this many times (None: unlimited)
-    phase: str = "before"  # drop: "before" the app runs or "after" it handled the request
+    # drop: "before" (the app does not run; the response starts and is cut after one body byte), "after" (the app
+    # runs and commits; its response is replaced by the same cut response) or "refuse" (the app does not run; the
+    # connection is closed before any byte of a response).
+    phase: str = "before"
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -45,8 +49,8 @@ class FaultRule:
             raise ValueError("a fault needs status=..., drop, expire_upload, corrupt_upload or latency=...")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
-        if self.phase not in ("before", "after"):
-            raise ValueError("phase must be before or after")
+        if self.phase not in DROP_PHASES:
+            raise ValueError("phase must be before, after or refuse")
         if self.action in UPLOAD_FAULTS and self.path == "*":
             self.path = "/_s3/*"
         if self.method:
@@ -192,12 +196,43 @@ class FaultMiddleware:
             labels.append(f"status={rule.status}")
             await _send_status(send, rule.status, rule.retry_after, ",".join(labels))
         elif rule.action == "drop":
+            if rule.phase == "refuse" and _refuse(scope):
+                return
             if rule.phase == "after":
                 await self.app(scope, receive, _swallow)
             await _drop(send)
         else:  # upload faults: the S3 route reads scope["state"]["sandbox_fault"]
             labels.append(str(rule.action))
             await self.app(scope, receive, _with_header(send, ",".join(labels)))
+
+
+class ExposeConnection:
+    """The outermost ASGI wrapper (server.py): keeps uvicorn's request cycle, the object behind its `send`, in the
+    scope, so that a `drop,phase=refuse` fault can close the connection before any byte of a response (an ASGI
+    app cannot express that: returning without a response makes the server answer 500)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            cycle = getattr(send, "__self__", None)
+            if hasattr(cycle, "transport") and hasattr(cycle, "disconnected"):
+                scope.setdefault("state", {})[CYCLE_KEY] = cycle
+        await self.app(scope, receive, send)
+
+
+CYCLE_KEY = "sandbox_connection"
+
+
+def _refuse(scope: dict[str, Any]) -> bool:
+    """Close the connection without a response; False when the server does not expose it (then phase=before)."""
+    cycle = scope.get("state", {}).get(CYCLE_KEY)
+    if cycle is None:
+        return False
+    cycle.disconnected = True  # uvicorn then sends nothing for this request (and logs nothing)
+    cycle.transport.close()
+    return True
 
 
 async def _swallow(_message: Any) -> None:

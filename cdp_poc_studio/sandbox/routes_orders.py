@@ -251,6 +251,87 @@ def _delete_person(request: Request, table: str, ref: str) -> JsonResponse:
     return JsonResponse({})
 
 
+IDENTITY_KEYS = ("identifiers", "email", "emails")
+
+
+def _update_person(request: Request, table: str, kind: str, ref: str, body: Any, *, replace: bool) -> JsonResponse:
+    """PUT (replace) or PATCH (merge; null clears an attribute) of an order contact or consumer, with the rules of
+    create: the same field table and checks, and the same identity resolution when the identity changes (guest
+    link, identifiers or emails); otherwise the person keeps its guest, so that a consumer known only by name
+    does not become a new traveller guest on every update."""
+    sandbox = sandbox_of(request)
+    now = iso(sandbox.clock.now())
+    consumer = table == "order_consumers"
+    fields = CONSUMER_FIELDS if consumer else CONTACT_FIELDS
+    raw = require_object(body)
+    attrs = _person(request, raw, fields, now)
+    extra = ", item_refs" if consumer else ""
+    columns = f"ref, order_ref, guest_ref, created_at, modified_at, data{extra}"
+    with sandbox.store.write() as conn:
+        row = conn.execute(f"SELECT {columns} FROM {table} WHERE ref = ?", (ref,)).fetchone()
+        if row is None:
+            raise not_found(f"{kind[:-1]} with ref {ref} for client key {sandbox.config.client_key} was not found")
+        order_ref, guest_ref, old = row[1], row[2], orjson.loads(row[5])
+        if replace:
+            data = dict(attrs)
+        else:
+            data = {**old, **attrs}
+            for key, value in raw.items():
+                if value is None and key in fields:
+                    data.pop(key, None)
+        link = data.pop("guest", None)
+        item_refs = orjson.loads(row[6]) if consumer else []
+        if consumer:
+            hrefs = data.pop("orderItems", None)
+            if replace or hrefs is not None or raw.get("orderItems", ...) is None:
+                item_refs = [orders.guest_ref_from_href(h) for h in hrefs or []]
+                for item_ref in item_refs:
+                    found = conn.execute("SELECT order_ref FROM order_items WHERE ref = ?", (item_ref,)).fetchone()
+                    if found is None or found[0] != order_ref:
+                        raise invalid("orderItems", f"order item {item_ref} does not belong to order {order_ref}")
+        if link is not None or any(data.get(k) != old.get(k) for k in IDENTITY_KEYS):
+            person = {**data, "guest": link} if link is not None else data
+            if consumer:
+                guest_ref = orders.resolve_person(
+                    conn, person, now, new_ref(), guest_type="traveller", allow_name_only=True
+                )
+            else:
+                guest_ref = orders.resolve_person(conn, person, now, new_ref())
+                order = _load_order(sandbox, conn, order_ref)
+                if order.guest_ref != guest_ref:
+                    order.guest_ref = guest_ref
+                    orders.save(conn, order, now)
+        sets = "guest_ref = ?, data = ?, modified_at = ?" + (", item_refs = ?" if consumer else "")
+        params: list[Any] = [guest_ref, orjson.dumps(data), now] + ([orjson.dumps(item_refs)] if consumer else [])
+        conn.execute(f"UPDATE {table} SET {sets} WHERE ref = ?", (*params, ref))
+        row = conn.execute(f"SELECT {columns} FROM {table} WHERE ref = ?", (ref,)).fetchone()
+    return JsonResponse(orders.person_view(base_url(request), kind, row))
+
+
+@router.put("/v2.1/orderContacts/{orderContactRef}", tags=[CONTACT_TAG], summary="Update an order contact",
+            openapi_extra=_body(CONTACT_SCHEMA))  # fmt: skip
+def put_contact(request: Request, orderContactRef: str, body: JsonBody) -> JsonResponse:  # noqa: N803
+    return _update_person(request, "order_contacts", "orderContacts", orderContactRef, body, replace=True)
+
+
+@router.patch("/v2.1/orderContacts/{orderContactRef}", tags=[CONTACT_TAG],
+              summary="Partially update an order contact", openapi_extra=_body(CONTACT_SCHEMA))  # fmt: skip
+def patch_contact(request: Request, orderContactRef: str, body: JsonBody) -> JsonResponse:  # noqa: N803
+    return _update_person(request, "order_contacts", "orderContacts", orderContactRef, body, replace=False)
+
+
+@router.put("/v2.1/orderConsumers/{orderConsumerRef}", tags=[CONSUMER_TAG], summary="Update an order consumer",
+            openapi_extra=_body(CONSUMER_SCHEMA))  # fmt: skip
+def put_consumer(request: Request, orderConsumerRef: str, body: JsonBody) -> JsonResponse:  # noqa: N803
+    return _update_person(request, "order_consumers", "orderConsumers", orderConsumerRef, body, replace=True)
+
+
+@router.patch("/v2.1/orderConsumers/{orderConsumerRef}", tags=[CONSUMER_TAG],
+              summary="Partially update an order consumer", openapi_extra=_body(CONSUMER_SCHEMA))  # fmt: skip
+def patch_consumer(request: Request, orderConsumerRef: str, body: JsonBody) -> JsonResponse:  # noqa: N803
+    return _update_person(request, "order_consumers", "orderConsumers", orderConsumerRef, body, replace=False)
+
+
 @router.get("/v2.1/orderContacts/{orderContactRef}", tags=[CONTACT_TAG], summary="Retrieve an order contact")
 def get_contact(request: Request, orderContactRef: str) -> JsonResponse:  # noqa: N803
     return _get_person(request, "order_contacts", "orderContacts", orderContactRef)

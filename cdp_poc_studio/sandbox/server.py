@@ -17,6 +17,7 @@ from cdp_poc_studio.sandbox.app import create_app
 from cdp_poc_studio.sandbox.clock import Clock
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.context import Sandbox
+from cdp_poc_studio.sandbox.faults import ExposeConnection
 
 READY_PREFIX = "CDP sandbox ready at "
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -72,7 +73,9 @@ class _Server(uvicorn.Server):
 
 
 def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    return uvicorn.Config(
+        ExposeConnection(app), log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
 
 
 class SandboxServer:

@@ -103,6 +103,19 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+# Every connection. WAL + synchronous=NORMAL: see the module docstring. cache_size -65536 = 64 MiB of page cache per
+# connection, so that a batch chunk's index pages stay in memory. temp_store=MEMORY: sorts and temporary b-trees
+# (ORDER BY, DISTINCT, the export diff) never touch disk. foreign_keys: the schema declares none.
+CONNECTION_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=OFF",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)
+# The batch worker's connection also turns automatic checkpoints off (Store.checkpoint_soon runs them).
+BATCH_WRITER_PRAGMAS = ("PRAGMA wal_autocheckpoint=0",)
+
 DATA_TABLES = (
     "guests",
     "guest_identifiers",
@@ -144,6 +157,8 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._checkpoint_wanted = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         self._migrate()
 
     # -- connections -------------------------------------------------------------------------------------
@@ -152,11 +167,8 @@ class Store:
         if self._closed:
             raise RuntimeError("the store is closed")
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=OFF")
-        conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-65536")
+        for pragma in CONNECTION_PRAGMAS:
+            conn.execute(pragma)
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -186,8 +198,44 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
+    def checkpoint_soon(self) -> None:
+        """Copy the WAL into the database in a background thread (PASSIVE: never blocks readers or writers).
+
+        The batch worker turns automatic checkpoints off on its connection and calls this after each chunk, so
+        that the copy and its fsyncs overlap the next chunk instead of delaying it (SQLite runs a checkpoint
+        inside the COMMIT that crosses wal_autocheckpoint pages, 1,000 by default).
+        """
+        with self._all_lock:
+            if self._closed:
+                return
+            if self._checkpointer is None:
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="cdp-sandbox-checkpointer", daemon=True
+                )
+                self._checkpointer.start()
+        self._checkpoint_wanted.set()
+
+    def _checkpoint_loop(self) -> None:
+        try:
+            conn = self._connect()
+        except (RuntimeError, sqlite3.Error):
+            return
+        while True:
+            self._checkpoint_wanted.wait()
+            self._checkpoint_wanted.clear()
+            if self._closed:
+                return
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # closed under us (stop), or busy: the next write tries again
+                if self._closed:
+                    return
+
     def close(self) -> None:
         self._closed = True
+        self._checkpoint_wanted.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(5)
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
 import httpx
@@ -42,13 +43,30 @@ def test_latency_fault_is_announced(api: SandboxApi) -> None:
     assert resp.headers["x-sandbox-fault"] == "latency=30ms"
 
 
-@pytest.mark.parametrize("phase", ["before", "after"])
+@pytest.mark.parametrize("phase", ["before", "after", "refuse"])
 def test_dropped_connection(api: SandboxApi, phase: str) -> None:
     api.admin("POST", "/faults", json={"spec": f"drop,count=1,phase={phase},method=POST,path=/v2.1/guests"})
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx.RemoteProtocolError) as raised:
         api.rest.post("/v2.1/guests", json={"guestType": "visitor"})
+    if phase == "refuse":  # closed before any byte of a response
+        assert "without sending a response" in str(raised.value)
+    else:  # the response started, then the connection was cut
+        assert "incomplete" in str(raised.value) or "complete message body" in str(raised.value)
     created = api.rest.get("/v2.1/guests").json()["items"]
     assert len(created) == (1 if phase == "after" else 0)  # "after": processed, then the answer was lost
+    journal = api.admin("GET", "/journal", params={"prefix": "/v2.1/guests"}).json()
+    dropped = next(e for e in (journal if isinstance(journal, list) else journal["entries"]) if e["method"] == "POST")
+    assert dropped["fault"] == "drop"
+
+
+def test_refused_connection_with_a_raw_socket(api: SandboxApi) -> None:
+    """Not one byte: the client reads end-of-stream right after sending its request."""
+    api.admin("POST", "/faults", json={"spec": "drop,phase=refuse,count=1,path=/v2.1/guests"})
+    host, port = api.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /v2.1/guests HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(1024) == b""
+    assert api.rest.get("/v2.1/guests").status_code == 200  # count=1: the next request is served
 
 
 def test_expired_upload_fault(api: SandboxApi) -> None:
