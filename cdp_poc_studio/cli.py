@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cdp_poc_studio import __version__
+
+if TYPE_CHECKING:
+    from cdp_poc_studio.domain.schema import ExtensionSchema
+    from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+    from cdp_poc_studio.roundtrip.report_model import RunReport
+    from cdp_poc_studio.roundtrip.scenario import Scenario
 
 
 class ConfigError(click.ClickException):
@@ -245,6 +254,254 @@ def sandbox_command(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     raise SystemExit(run_from_cli(config, export_files))
+
+
+def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
+    from cdp_poc_studio.domain.schema_check import check_schema
+    from cdp_poc_studio.roundtrip.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(path)
+        schema = scenario.resolved_schema(path.parent)
+    except ScenarioError as exc:
+        raise ConfigError(str(exc)) from None
+    violations = check_schema(schema)
+    if violations:
+        listing = "\n".join(f"  {v}" for v in violations)
+        raise ConfigError(f"{path}: the extension schema breaks CDP's rules:\n{listing}")
+    return scenario, schema
+
+
+@contextmanager
+def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None) -> Iterator[Target]:
+    from cdp_poc_studio.sandbox_process import SandboxStartError
+    from cdp_poc_studio.targets import TargetError, default_sandbox_db, profile_target, sandbox_target
+
+    choice = target or ("sandbox" if scenario.target.kind == "sandbox" else f"profile:{scenario.target.profile}")
+    try:
+        if choice == "sandbox":
+            opened = sandbox_target(sandbox_db or str(default_sandbox_db()), scenario.target.snapshot)
+        elif choice.startswith("profile:"):
+            opened = profile_target(choice.removeprefix("profile:"))
+        else:
+            raise ConfigError(f"--target {choice!r}: use sandbox or profile:NAME")
+        with opened as handle:
+            yield handle
+    except (TargetError, SandboxStartError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _finish(report: RunReport, folder: Path, output: str) -> None:
+    from cdp_poc_studio.console import summary
+
+    if output == "json":
+        click.echo((folder / "report" / "report.json").read_text())
+    elif output == "text":
+        click.echo(summary(report, str(folder / "report")))
+    raise SystemExit(0 if report.verdict in ("passed", "waiting") else 1)
+
+
+def _execute(pipeline: Pipeline, output: str) -> RunReport:
+    from cdp_poc_studio.console import ProgressLine
+    from cdp_poc_studio.domain.errors import CdpError
+    from cdp_poc_studio.domain.progress import Cancelled
+
+    line = ProgressLine()
+    pipeline.progress = line if output == "text" else None
+    try:
+        return pipeline.run()
+    except Cancelled:
+        raise click.ClickException(f"cancelled; resume with: cdp-poc-studio resume {pipeline.folder.path}") from None
+    except CdpError as exc:
+        raise click.ClickException(
+            f"{exc}\nThe run stopped; fix the cause, then: cdp-poc-studio resume {pipeline.folder.path}"
+        ) from None
+    except KeyboardInterrupt:
+        raise click.ClickException(f"interrupted; resume with: cdp-poc-studio resume {pipeline.folder.path}") from None
+    finally:
+        line.close()
+
+
+_OUTPUT = click.option(
+    "--output",
+    type=click.Choice(["text", "json", "quiet"]),
+    default="text",
+    show_default=True,
+    help="A one-screen summary, the JSON report, or nothing (the exit code says it all).",
+)
+
+
+@cli.command("run")
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--target", help="Override the scenario's target: sandbox, or profile:NAME (a saved tenant).")
+@click.option(
+    "--runs",
+    "runs_root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("runs"),
+    show_default=True,
+    help="Where run folders are made.",
+)
+@click.option("--sandbox-db", help="The sandbox database (default: in the user data folder; ':memory:' allowed).")
+@click.option("--guests", type=click.IntRange(min=1), help="Override the scenario's guest count.")
+@_OUTPUT
+def run_command(
+    scenario_path: Path,
+    target: str | None,
+    runs_root: Path,
+    sandbox_db: str | None,
+    guests: int | None,
+    output: str,
+) -> None:
+    """Run a scenario end to end: exit 0 when verification passes, 1 when it fails, 2 for bad usage."""
+    from cdp_poc_studio.roundtrip.pipeline import Pipeline
+
+    scenario, schema = _load_scenario(scenario_path)
+    if guests:
+        scenario = scenario.model_copy(update={"generator": scenario.generator.model_copy(update={"guests": guests})})
+    with _open_target(scenario, target, sandbox_db) as handle:
+        pipeline = Pipeline.start(scenario, schema, runs_root, handle)
+        state = pipeline.folder.load_state()
+        if handle.kind == "sandbox":
+            state.sandbox_db = sandbox_db or str(_default_db())
+            state.sandbox_snapshot = scenario.target.snapshot
+            pipeline.folder.save_state(state)
+        report = _execute(pipeline, output)
+    _finish(report, pipeline.folder.path, output)
+
+
+@cli.command("demo")
+@click.option(
+    "--scenario", "name", default="retail_loyalty", show_default=True, help="A bundled scenario (resources/scenarios)."
+)
+@click.option("--guests", type=click.IntRange(min=1), help="Override the scenario's guest count.")
+@click.option(
+    "--runs", "runs_root", type=click.Path(path_type=Path, file_okay=False), default=Path("runs"), show_default=True
+)
+@_OUTPUT
+def demo_command(name: str, guests: int | None, runs_root: Path, output: str) -> None:
+    """Start a fresh embedded sandbox, run a bundled scenario end to end, print the summary and the report."""
+    from cdp_poc_studio.resources import SCENARIOS
+    from cdp_poc_studio.roundtrip.pipeline import Pipeline
+    from cdp_poc_studio.targets import sandbox_target
+
+    path = SCENARIOS / f"{name}.toml"
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.toml")))
+        raise ConfigError(f"no bundled scenario {name!r}; choose one of {names}")
+    scenario, schema = _load_scenario(path)
+    if guests:
+        scenario = scenario.model_copy(update={"generator": scenario.generator.model_copy(update={"guests": guests})})
+    if output == "text":
+        click.echo(
+            f"Starting a fresh embedded CDP sandbox and running {scenario.name!r} "
+            f"({scenario.generator.guests:,} guests, {scenario.integration.load} load)..."
+        )
+    # A throwaway database, so the demo starts clean every time and leaves nothing behind.
+    with sandbox_target(":memory:", "immediate") as handle:
+        pipeline = Pipeline.start(scenario, schema, runs_root, handle)
+        report = _execute(pipeline, output)
+    _finish(report, pipeline.folder.path, output)
+
+
+@cli.command("resume")
+@click.argument("folder", metavar="RUN_FOLDER", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@_OUTPUT
+def resume_command(folder: Path, output: str) -> None:
+    """Complete a cancelled, crashed or waiting run: stages already done are not repeated, nothing is sent twice."""
+    from cdp_poc_studio.roundtrip.pipeline import Pipeline
+    from cdp_poc_studio.roundtrip.run_folder import RunFolder
+    from cdp_poc_studio.targets import profile_target, sandbox_target
+
+    run = RunFolder(folder)
+    try:
+        state = run.load_state()
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    scenario, schema = _load_scenario(run.scenario)
+    if state.target_kind == "sandbox":
+        if not state.sandbox_db or state.sandbox_db == ":memory:":
+            raise ConfigError("this run went to a throwaway sandbox (a demo): its data is gone; start a new run")
+        opened = sandbox_target(state.sandbox_db, state.sandbox_snapshot or "immediate")
+    else:
+        opened = profile_target(state.profile or "")
+    with opened as handle:
+        report = _execute(Pipeline(scenario, schema, run, handle), output)
+    _finish(report, folder, output)
+
+
+@cli.command("report")
+@click.argument("folder", metavar="RUN_FOLDER", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--bundle", is_flag=True, help="Also zip the whole run folder as evidence.")
+def report_command(folder: Path, bundle: bool) -> None:
+    """Render the reports of a run folder again (HTML, JSON, JUnit), and optionally zip the evidence."""
+    from pydantic import ValidationError
+
+    from cdp_poc_studio.roundtrip.report_model import RunReport
+    from cdp_poc_studio.roundtrip.reports import bundle as make_bundle
+    from cdp_poc_studio.roundtrip.reports import write_reports
+
+    source = folder / "report" / "report.json"
+    try:
+        report = RunReport.model_validate_json(source.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(f"{source} is missing: is {folder} a finished run folder?") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is damaged ({exc.error_count()} problem(s)); run the scenario again") from None
+    paths = write_reports(report, folder / "report")
+    for kind, path in paths.items():
+        click.echo(f"{kind:<5} {path}")
+    if bundle:
+        click.echo(f"zip   {make_bundle(folder)}")
+
+
+@cli.command("cleanup")
+@click.argument("folder", metavar="RUN_FOLDER", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+def cleanup_command(folder: Path, yes: bool) -> None:
+    """Delete what a run created in its target, after listing it."""
+    from cdp_poc_studio.roundtrip.cleanup import execute_cleanup, plan_cleanup
+    from cdp_poc_studio.roundtrip.run_folder import RunFolder
+    from cdp_poc_studio.targets import profile_target, sandbox_target
+
+    run = RunFolder(folder)
+    try:
+        state = run.load_state()
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    if state.target_kind == "sandbox":
+        if not state.sandbox_db or state.sandbox_db == ":memory:":
+            click.echo("This run went to a throwaway sandbox: nothing is left to clean up.")
+            return
+        opened = sandbox_target(state.sandbox_db, state.sandbox_snapshot or "immediate")
+    else:
+        opened = profile_target(state.profile or "")
+    with opened as handle:
+        plan = plan_cleanup(run, handle.connection.http)
+        if plan.empty:
+            click.echo(f"Nothing of run {state.run_id} is left in {handle.description}.")
+            return
+        click.echo(
+            f"In {handle.description}, run {state.run_id} left {len(plan.guests):,} guest(s) "
+            f"and {len(plan.orders):,} order(s):"
+        )
+        for ref, key in plan.guests[:20]:
+            click.echo(f"  guest {ref}  {key}")
+        for ref, reference in plan.orders[:20]:
+            click.echo(f"  order {ref}  {reference}")
+        if len(plan.guests) + len(plan.orders) > 40:
+            click.echo("  ...")
+        if not yes and not click.confirm("Delete them? Deleting a guest deletes its orders too", default=False):
+            click.echo("Nothing was deleted.")
+            return
+        guests, orders = execute_cleanup(plan, handle.connection.http)
+        click.echo(f"Deleted {guests:,} guest(s) and {orders:,} order(s) left on their own.")
+
+
+def _default_db() -> Path:
+    from cdp_poc_studio.targets import default_sandbox_db
+
+    return default_sandbox_db()
 
 
 def main() -> None:

@@ -1,7 +1,12 @@
-"""The sandbox's admin API (`/_sandbox/...`) as plain blocking calls, for job bodies: health, faults, snapshot."""
+"""The embedded sandbox's admin API (`/_sandbox/...`) as plain blocking calls: health, faults, clock, exports.
+
+Qt-free, for the studio's jobs and the pipeline alike. A real tenant has no such API: exports are defined in
+its own UI there.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,7 +22,7 @@ class SandboxAdmin:
         self._transport = transport
 
     def _request(self, method: str, path: str, json: Any = None) -> Any:
-        with httpx.Client(base_url=self.base_url, timeout=10.0, transport=self._transport) as http:
+        with httpx.Client(base_url=self.base_url, timeout=120.0, transport=self._transport) as http:
             response = http.request(method, f"/_sandbox{path}", json=json)
         if response.status_code >= 400:
             try:
@@ -37,6 +42,32 @@ class SandboxAdmin:
     def set_faults(self, specs: list[str]) -> list[dict[str, Any]]:
         """Replace every rule with these compact specs (`status=503,rate=0.1`); raises SandboxAdminError."""
         return list(self._request("PUT", "/faults", json={"faults": specs})["faults"])
+
+    def now(self) -> datetime:
+        """The sandbox's clock, which judges the nightly snapshot (tests and demos can move it)."""
+        return datetime.fromisoformat(str(self._request("GET", "/clock")["now"]).replace("Z", "+00:00"))
+
+    def set_clock(self, now: datetime) -> None:
+        self._request("POST", "/clock", json={"now": now.isoformat().replace("+00:00", "Z")})
+
+    def put_export(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Create the export definition, or update the one with the same friendlyId."""
+        friendly_id = definition["friendlyId"]
+        known = {d.get("friendlyId") for d in self._request("GET", "/exports")["definitions"]}
+        if friendly_id in known:
+            patch = {k: v for k, v in definition.items() if k != "friendlyId"}
+            result: dict[str, Any] = self._request("PATCH", f"/exports/{friendly_id}", json=patch)
+        else:
+            result = self._request("POST", "/exports", json=definition)
+        return result
+
+    def run_export(self, friendly_id: str) -> dict[str, Any]:
+        """Run the export now; answers with the finished job's execution report."""
+        result: dict[str, Any] = self._request("POST", f"/exports/{friendly_id}/run")
+        return result
+
+    def drain_batches(self, timeout: float = 60.0) -> None:
+        self._request("POST", f"/batches/drain?timeout={timeout:g}")
 
 
 def describe_fault(rule: dict[str, Any]) -> str:

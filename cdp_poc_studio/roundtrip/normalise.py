@@ -29,6 +29,15 @@ class Outcome(StrEnum):
     def passes(self) -> bool:
         return self in (Outcome.EQUAL, Outcome.NORMALISED)
 
+    @property
+    def explained(self) -> bool:
+        """CDP's own time and retention semantics, not a defect: neither a pass nor a failure."""
+        return self in (Outcome.BEYOND_RETENTION, Outcome.NOT_IN_SNAPSHOT)
+
+    @property
+    def fails(self) -> bool:
+        return not (self.passes or self.explained)
+
 
 # Guest list attributes whose order means nothing to CDP.
 UNORDERED_FIELDS = frozenset({"identifiers", "emails", "phoneNumbers"})

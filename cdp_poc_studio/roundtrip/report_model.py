@@ -43,7 +43,11 @@ class FieldSummary(_Model):
 
     @property
     def failed(self) -> int:
-        return sum(n for outcome, n in self.counts.items() if not outcome.passes)
+        return sum(n for outcome, n in self.counts.items() if outcome.fails)
+
+    @property
+    def explained(self) -> int:
+        return sum(n for outcome, n in self.counts.items() if outcome.explained)
 
 
 class DifferenceRow(_Model):

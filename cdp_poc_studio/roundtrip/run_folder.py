@@ -37,6 +37,9 @@ class RunState(BaseModel):
     target: str
     target_kind: Literal["sandbox", "profile"]
     profile: str | None = None
+    # The sandbox database the run went to, so that `resume` and `cleanup` reach the same data.
+    sandbox_db: str | None = None
+    sandbox_snapshot: Literal["immediate", "nightly"] | None = None
     stages: dict[str, StageTiming] = {}
     waiting_until: datetime | None = None
     # When the records were sent: the export compares against the segment snapshot taken after it.

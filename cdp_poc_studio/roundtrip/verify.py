@@ -9,11 +9,10 @@ field.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -60,13 +59,19 @@ class Expected:
     # field patterns, shared between records of the same shape.
     numeric: tuple[str, ...] = field(init=False)
     numeric_types: tuple[type, ...] = field(init=False)
-    shape: tuple[str, ...] = field(init=False)
+    _shape: tuple[str, ...] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         numeric = tuple(path for path, value in self.fields.items() if isinstance(value, int | float))
         object.__setattr__(self, "numeric", numeric)
         object.__setattr__(self, "numeric_types", tuple(type(self.fields[p]) for p in numeric))
-        object.__setattr__(self, "shape", _shared(tuple(map(field_pattern, self.fields))))
+
+    @property
+    def shape(self) -> tuple[str, ...]:
+        if self._shape is None:
+            object.__setattr__(self, "_shape", _shared(tuple(map(field_pattern, self.fields))))
+        assert self._shape is not None
+        return self._shape
 
 
 @dataclass(slots=True)
@@ -112,12 +117,10 @@ class Comparison:
 
     @property
     def field_pass_rate(self) -> float:
+        """Passing fields among those judged; fields explained by CDP's snapshot or retention are not judged."""
         totals = self.outcome_totals
-        compared = sum(totals.values())
-        return 1.0 if compared == 0 else sum(n for o, n in totals.items() if o.passes) / compared
-
-
-_ORDER_PATH = re.compile(r"^orders\.[^.]+(\.items\.[^.]+)?")
+        judged = sum(n for outcome, n in totals.items() if not outcome.explained)
+        return 1.0 if judged == 0 else sum(n for o, n in totals.items() if o.passes) / judged
 
 
 _SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -144,7 +147,11 @@ def field_pattern(path: str) -> str:
     """`orders.R-1.items.R-1-2.name` -> `orders.*.items.*.name`: statistics per field, not per order."""
     if not path.startswith("orders."):
         return path
-    return _ORDER_PATH.sub(lambda m: "orders.*" + (".items.*" if m.group(1) else ""), path, count=1)
+    parts = path.split(".")
+    parts[1] = "*"
+    if len(parts) > 3 and parts[2] == "items":
+        parts[3] = "*"
+    return ".".join(parts)
 
 
 # ---------------------------------------------------------------- building field maps
@@ -192,6 +199,21 @@ def order_fields(
             leaves(f"{item_base}.ext", dict(nested), out)
 
 
+_KNOWN_KEYS: dict[tuple[int, str, str], tuple[ExtensionSchema, frozenset[str]]] = {}
+
+
+def _known_keys(schema: ExtensionSchema, entity: str, group: str, fields: Any) -> frozenset[str]:
+    """The flat keys a group's schema can produce, computed once per schema (kept alive here, so ids stay valid)."""
+    key = (id(schema), entity, group)
+    cached = _KNOWN_KEYS.get(key)
+    if cached is None or cached[0] is not schema:
+        cached = (schema, frozenset(fk.key for fk in possible_keys(schema, entity, group, fields)))
+        if len(_KNOWN_KEYS) > 1_000:
+            _KNOWN_KEYS.clear()
+        _KNOWN_KEYS[key] = cached
+    return cached[1]
+
+
 def rebuild_extensions(
     schema: ExtensionSchema, entity: str, groups: Mapping[str, Mapping[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -208,7 +230,7 @@ def rebuild_extensions(
         if fields is None:
             unexpected.update({f"{group}.{k}": v for k, v in values.items()})
             continue
-        known = {fk.key for fk in possible_keys(schema, entity, group, fields)}
+        known = _known_keys(schema, entity, group, fields)
         unexpected.update({f"{group}.{k}": v for k, v in values.items() if k not in known})
         try:
             nested[group] = unflatten_group(schema, fields, values)
@@ -246,10 +268,15 @@ class SourceRules:
     _decisions: dict[str, bool] = field(default_factory=dict)
 
     def wants(self, path: str) -> bool:
-        pattern = field_pattern(path)
-        decision = self._decisions.get(pattern)
+        # Guest paths repeat from record to record and are cached as they are; order paths by their pattern.
+        decision = self._decisions.get(path)
         if decision is None:
-            decision = self._decisions[pattern] = self._decide(pattern)
+            pattern = field_pattern(path)
+            decision = self._decisions.get(pattern)
+            if decision is None:
+                decision = self._decisions[pattern] = self._decide(pattern)
+            if pattern == path:
+                self._decisions[path] = decision
         return decision
 
     def _decide(self, pattern: str) -> bool:
@@ -390,17 +417,31 @@ def _record_level(result: Comparison, record: Expected, wanted: FieldMap, outcom
 
 def _compare_fields(result: Comparison, record: Expected, wanted: FieldMap, back: Returned, rules: SourceRules) -> None:
     actual = back.fields
+    # An order that did not come back at all is one difference, not one per field.
+    absent_orders: dict[str, bool] = {}
     for path, sent in wanted.items():
         if path not in actual:
             outcome, why = _explain_missing(path, sent, record, back, rules)
             result.count(path, outcome)
-            result.differences.append(Difference(rules.source, record.key, path, outcome, sent, None, why))
+            order = _order_prefix(path)
+            if order is None:
+                result.differences.append(Difference(rules.source, record.key, path, outcome, sent, None, why))
+            elif order not in absent_orders:
+                absent_orders[order] = not any(p.startswith(order + ".") for p in actual)
+                whole = absent_orders[order]
+                where = order if whole else path
+                why = f"the whole order is missing: {why}" if whole and outcome is Outcome.FIELD_MISSING else why
+                result.differences.append(
+                    Difference(rules.source, record.key, where, outcome, None if whole else sent, None, why)
+                )
+            elif not absent_orders[order]:
+                result.differences.append(Difference(rules.source, record.key, path, outcome, sent, None, why))
             continue
         got = actual[path]
         outcome, note = compare_values(sent, got, from_text=rules.from_text, unordered=path in UNORDERED_FIELDS)
         result.count(path, outcome)
         if outcome is Outcome.NORMALISED:
-            if result.field_counts[path][outcome] <= EXAMPLES_PER_FIELD:
+            if result.field_counts[field_pattern(path)][outcome] <= EXAMPLES_PER_FIELD:
                 result.normalised_examples.append(Difference(rules.source, record.key, path, outcome, sent, got, note))
         elif outcome is not Outcome.EQUAL:
             why = (
@@ -411,11 +452,18 @@ def _compare_fields(result: Comparison, record: Expected, wanted: FieldMap, back
             result.differences.append(Difference(rules.source, record.key, path, outcome, sent, got, why))
 
 
+def _order_prefix(path: str) -> str | None:
+    """`orders.R-1` for any field of order R-1 (its items included), else None."""
+    if not path.startswith("orders."):
+        return None
+    return ".".join(path.split(".", 2)[:2])
+
+
 def _explain_missing(path: str, sent: Any, record: Expected, back: Returned, rules: SourceRules) -> tuple[Outcome, str]:
     if path.startswith("orders.") and rules.order_retention_days is not None and rules.as_of is not None:
         reference = path.split(".")[1]
         ordered = record.order_dates.get(reference)
-        if ordered is not None and (rules.as_of - ordered).days > rules.order_retention_days:
+        if ordered is not None and rules.as_of - ordered > timedelta(days=rules.order_retention_days):
             return Outcome.BEYOND_RETENTION, (
                 f"ordered {ordered:%Y-%m-%d}, more than {rules.order_retention_days} days before the export: "
                 "beyond CDP's export retention"

@@ -149,3 +149,8 @@ def test_evidence_bundle_zips_the_run_folder(report: RunReport, tmp_path: Path) 
     names = zipfile.ZipFile(archive).namelist()
     assert "run-1/scenario.toml" in names
     assert "run-1/report/report.html" in names
+
+
+def test_documented_json_schema_is_current() -> None:
+    documented = orjson.loads((Path(__file__).parents[2] / "docs" / "report-schema.json").read_bytes())
+    assert documented == RunReport.model_json_schema(), "regenerate docs/report-schema.json"

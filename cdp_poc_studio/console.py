@@ -1,0 +1,97 @@
+"""Terminal output of a run: a one-line progress bar on a terminal, and the one-screen summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from cdp_poc_studio.domain.progress import ProgressReport
+from cdp_poc_studio.roundtrip.report_model import RunReport
+from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
+
+
+class ProgressLine:
+    """Redraws one status line on a terminal (at most ten times a second); prints nothing elsewhere."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, report: ProgressReport) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        finished = report.total is not None and report.done >= report.total
+        if now - self._last < 0.1 and not finished:
+            return
+        self._last = now
+        text = f"{report.stage:<10} {report.done:>9,}"
+        if report.total:
+            fraction = min(1.0, report.done / report.total)
+            bar = "#" * int(fraction * 24)
+            text += f"/{report.total:,} [{bar:<24}] {fraction:4.0%}"
+        if report.rate_per_second:
+            text += f"  {report.rate_per_second:,.0f}/s"
+        if report.eta_seconds:
+            text += f"  ETA {report.eta_seconds:,.0f} s"
+        if report.errors:
+            text += f"  {report.errors:,} errors"
+        if report.message:
+            text += f"  {report.message}"
+        text = text[:120]
+        self.stream.write("\r" + text.ljust(self._width))
+        self.stream.flush()
+        self._width = len(text)
+
+    def close(self) -> None:
+        if self.enabled and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+
+
+def summary(report: RunReport, report_folder: str) -> str:
+    """The one-screen summary printed at the end of `run`, `demo` and `resume`."""
+    lines = [
+        f"{report.scenario_name}: {report.verdict.upper()}",
+        f"  target      {report.target}",
+        f"  loaded by   {report.load}; pulled back by {', '.join(report.pull_back)}",
+        f"  seed        {report.seed} (run tag {report.run_tag})",
+        "  stages      "
+        + ", ".join(
+            f"{s.name} {s.seconds:.1f}s" + (f" ({s.status})" if s.status != "done" else "") for s in report.stages
+        ),
+    ]
+    for source in report.sources:
+        lines.append(
+            f"  {source.source:<11} {source.records_found:,}/{source.records_expected:,} records found, "
+            f"{100 * source.field_pass_rate:.2f} % of fields pass"
+            + (f", {source.records_missing} missing" if source.records_missing else "")
+            + (f", {source.records_rejected} rejected" if source.records_rejected else "")
+            + (f", {source.records_waiting} waiting for the snapshot" if source.records_waiting else "")
+        )
+    for check in report.thresholds:
+        if not check.passed:
+            lines.append(f"  FAILED      {check.name}: {check.actual:g} against a limit of {check.limit:g}")
+    failing = [d for d in report.differences if d.outcome.fails]
+    explained = sum(1 for d in report.differences if d.outcome.explained)
+    if failing:
+        lines.append(f"  differences {len(failing):,} failing; the first:")
+        for difference in failing[:5]:
+            lines.append(
+                f"    {difference.source} {difference.record} {difference.path}: "
+                f"{OUTCOME_LABELS[difference.outcome]} ({difference.explanation})"
+            )
+    if explained:
+        lines.append(
+            f"  explained   {explained:,} difference(s) from CDP's snapshot or export retention (not failures)"
+        )
+    if report.waiting_until:
+        lines.append(
+            f"  waiting     the export can be checked after {report.waiting_until:%Y-%m-%d %H:%M} UTC: "
+            "run `cdp-poc-studio resume` on the run folder then"
+        )
+    lines.append(f"  report      {report_folder}/report.html (and report.json, junit.xml)")
+    return "\n".join(lines)

@@ -1,0 +1,518 @@
+"""The pipeline: generate, send through the chosen integration point, read back, pull the export, verify, report.
+
+Each stage records its status in the run folder, so a cancelled or crashed run resumes where it stopped (the
+ledger makes sending idempotent), and a run whose export has to wait for CDP's nightly segment snapshot is
+completed later by `resume`. Plain blocking code with `progress` and `cancel`: the CLI and the studio's task
+runner call it alike.
+"""
+
+from __future__ import annotations
+
+import gzip
+import platform
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from cdp_poc_studio import __version__
+from cdp_poc_studio.cdp.batch import BatchSender, files_from_ledger, write_batch_files
+from cdp_poc_studio.cdp.connection import CdpConnection
+from cdp_poc_studio.cdp.exports import AudienceExportClient, ExportFormat, iter_export_file
+from cdp_poc_studio.cdp.ledger import RecordState, RunLedger
+from cdp_poc_studio.cdp.readback import ReadBack
+from cdp_poc_studio.cdp.rest_sender import RestSender, RestSettings
+from cdp_poc_studio.domain.progress import CancelToken, ProgressCallback, ProgressReport
+from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.generator.records import GeneratedGuest, GeneratedOrder, Generator
+from cdp_poc_studio.roundtrip.generated import GeneratedWriter, expected_records, read_lines
+from cdp_poc_studio.roundtrip.mapping import apply_mapping
+from cdp_poc_studio.roundtrip.report_model import (
+    RunReport,
+    StageStatus,
+    StageTiming,
+    ThresholdCheck,
+    Trace,
+    difference_rows,
+    summarise,
+)
+from cdp_poc_studio.roundtrip.reports import write_reports
+from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
+from cdp_poc_studio.roundtrip.scenario import Scenario, dump_scenario
+from cdp_poc_studio.roundtrip.verify import (
+    Comparison,
+    SourceRules,
+    compare,
+    identifier_keys,
+    index_returned,
+    returned_from_export,
+    returned_from_rest,
+)
+from cdp_poc_studio.sandbox_admin import SandboxAdmin
+
+# Order fields an audience export row carries (the sandbox's choice, documented in its README; a real
+# tenant's export template decides its own).
+EXPORT_ORDER_FIELDS = ("referenceId", "orderedAt", "price", "currencyCode", "status", "channel", "pointOfSale")
+READBACK_WORKERS = 8
+TRACE_CAP = 200
+
+
+@dataclass
+class Target:
+    """Where the run goes: a connection, how to describe it, and the sandbox's admin API when it is one."""
+
+    connection: CdpConnection
+    description: str
+    kind: Literal["sandbox", "profile"]
+    profile: str | None = None
+    admin: SandboxAdmin | None = None
+    # Segments use the nightly snapshot: always on a real tenant, on the sandbox in nightly mode.
+    nightly_snapshot: bool = True
+
+    def now(self) -> datetime:
+        return self.admin.now() if self.admin is not None else datetime.now(UTC)
+
+
+class _Mapped:
+    """A generated guest as it is sent: mapping rules applied to its wire record; orders unchanged."""
+
+    __slots__ = ("orders", "record", "seq")
+
+    def __init__(self, guest: GeneratedGuest, scenario: Scenario) -> None:
+        self.seq = guest.seq
+        self.orders: list[GeneratedOrder] = guest.orders
+        self.record = guest.record
+        if scenario.mapping:
+            self.record = {**guest.record, "value": apply_mapping(guest.record["value"], scenario.mapping)}
+
+
+@dataclass
+class Pipeline:
+    scenario: Scenario
+    schema: ExtensionSchema
+    folder: RunFolder
+    target: Target
+    progress: ProgressCallback | None = None
+    cancel: CancelToken = field(default_factory=CancelToken)
+    batch_poll_seconds: float | None = None
+
+    # ------------------------------------------------------------------------------------------------ driving
+
+    @classmethod
+    def start(
+        cls, scenario: Scenario, schema: ExtensionSchema, runs_root: Path, target: Target, **kwargs: Any
+    ) -> Pipeline:
+        """A new run folder holding the scenario as run (its schema inlined, so the folder stands alone)."""
+        folder = RunFolder.create(runs_root, scenario.name)
+        as_run = scenario.model_copy(update={"schema_file": None, "extensions": schema})
+        folder.scenario.write_text(dump_scenario(as_run), encoding="utf-8")
+        state = RunState(
+            run_id=folder.path.name,
+            scenario_name=scenario.name,
+            started_at=datetime.now(UTC),
+            target=target.description,
+            target_kind=target.kind,
+            profile=target.profile,
+        )
+        folder.save_state(state)
+        return cls(as_run, schema, folder, target, **kwargs)
+
+    def run(self) -> RunReport:
+        """Every stage not yet done; returns the report (also written to the run folder)."""
+        state = self.folder.load_state()
+        with RunLedger(self.folder.ledger) as ledger, self._request_log():
+            steps: list[tuple[str, Callable[[RunState, RunLedger], tuple[StageStatus, int, str]]]] = [
+                ("generate", self._generate),
+                ("send", self._send),
+                ("readback", self._readback),
+                ("export", self._export),
+            ]
+            for name, step in steps:
+                if state.done(name):
+                    continue
+                self.cancel.raise_if_cancelled()
+                started = time.perf_counter()
+                try:
+                    status, records, note = step(state, ledger)
+                except BaseException:
+                    state.stages[name] = StageTiming(name=name, status="failed", seconds=time.perf_counter() - started)
+                    self.folder.save_state(state)
+                    raise
+                state.stages[name] = StageTiming(
+                    name=name, status=status, seconds=time.perf_counter() - started, records=records, note=note
+                )
+                self.folder.save_state(state)
+            report = self._verify_and_report(state, ledger)
+        return report
+
+    @contextmanager
+    def _request_log(self) -> Iterator[None]:
+        """Every request of this run, secrets masked, appended to the run folder's requests.ndjson."""
+        log = self.target.connection.request_log
+        with self.folder.requests.open("ab") as out:
+            active = True
+
+            def write(entry: Any) -> None:
+                if active:
+                    out.write(orjson.dumps(entry.to_json()) + b"\n")
+
+            log.add_listener(write)
+            try:
+                yield
+            finally:
+                active = False
+
+    def _report(self, stage: str, done: int, total: int | None = None, message: str = "") -> None:
+        if self.progress is not None:
+            self.progress(ProgressReport(stage, done, total, message=message))
+
+    def _guests(self) -> Iterator[GeneratedGuest]:
+        return Generator(self.scenario.generator, self.schema).guests()
+
+    # ------------------------------------------------------------------------------------------------ stages
+
+    def _generate(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
+        total = self.scenario.generator.guests
+        count = 0
+        with GeneratedWriter(self.folder.generated) as out:
+
+            def tee() -> Iterator[_Mapped]:
+                nonlocal count
+                for guest in self._guests():
+                    out.write(guest)
+                    count += 1
+                    yield _Mapped(guest, self.scenario)
+
+            if self.scenario.integration.load == "batch":
+                files = write_batch_files(
+                    tee(), self.folder.batches, ledger, total=total, progress=self.progress, cancel=self.cancel
+                )
+                note = f"{len(files)} batch file(s), {sum(f.size for f in files):,} bytes"
+            else:
+                batch: list[_Mapped] = []
+                for mapped in tee():
+                    batch.append(mapped)
+                    if len(batch) >= 5_000:
+                        ledger.register(batch)
+                        batch.clear()
+                    if count % 1_000 == 0:
+                        self.cancel.raise_if_cancelled()
+                        self._report("generate", count, total)
+                ledger.register(batch)
+                note = "records registered in the ledger"
+        self._report("generate", count, total)
+        return "done", count, note
+
+    def _send(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
+        http = self.target.connection.http
+        if self.scenario.integration.load == "batch":
+            files = files_from_ledger(ledger)
+            if files is None:
+                # The batch files are gone or were never finished: write them again (they are reproducible).
+                files = write_batch_files(
+                    (_Mapped(g, self.scenario) for g in self._guests()), self.folder.batches, ledger,
+                    total=self.scenario.generator.guests, progress=self.progress, cancel=self.cancel,
+                )  # fmt: skip
+            sender = BatchSender(http, ledger, progress=self.progress, cancel=self.cancel)
+            if self.batch_poll_seconds is not None:
+                from cdp_poc_studio.cdp.batch import PollSettings
+
+                sender.poll = PollSettings(initial=self.batch_poll_seconds, maximum=self.batch_poll_seconds)
+            results = sender.send_all(files)
+            failed = sum(r.failed_count for r in results)
+            note = ", ".join(f"{r.status}" for r in results) + (f"; {failed} record(s) rejected" if failed else "")
+        else:
+            rest = RestSender(http, ledger, RestSettings(), progress=self.progress, cancel=self.cancel)
+            result = rest.send(
+                (_Mapped(g, self.scenario) for g in self._guests()), total=self.scenario.generator.guests
+            )
+            if result.cancelled:
+                self.cancel.raise_if_cancelled()
+            failed = result.guests_failed + result.orders_failed
+            note = f"{result.guests_done} guests and {result.orders_done} orders sent" + (
+                f"; {failed} failed" if failed else ""
+            )
+        state.sent_at = self.target.now()
+        counts = ledger.counts()
+        return "done", counts.get(RecordState.DONE, 0) + counts.get(RecordState.FAILED, 0), note
+
+    def _readback(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
+        if "rest" not in self.scenario.integration.pull_back:
+            return "skipped", 0, "not chosen in the scenario"
+        reader = ReadBack(self.target.connection.http.bound(cancel=self.cancel))
+        with_orders = self.scenario.verify.orders
+        total = self.scenario.generator.guests
+
+        def fetch(line: dict[str, Any]) -> dict[str, Any]:
+            identifier = line["guest"]["identifiers"][0]
+            found = reader.guest_by_identifier(identifier["provider"], identifier["id"])
+            out: dict[str, Any] = {"key": line["key"], "matches": len(found), "guest": None, "orders": []}
+            if found:
+                guest = found[0]
+                out["guest"] = {"ref": guest.ref, "data": guest.data, "extensions": guest.extensions}
+            if with_orders:
+                for order in line["orders"]:
+                    for snapshot in reader.orders_by_reference_id(order["value"]["referenceId"])[:1]:
+                        out["orders"].append({
+                            "data": snapshot.data,
+                            "extension": snapshot.extension,
+                            "items": [{"data": i.data, "extension": i.extension} for i in snapshot.items],
+                        })  # fmt: skip
+            return out
+
+        done = duplicates = 0
+        with (
+            gzip.open(self.folder.readback, "wb", compresslevel=1) as out,
+            ThreadPoolExecutor(READBACK_WORKERS) as pool,
+        ):
+            for result in pool.map(fetch, read_lines(self.folder.generated)):
+                out.write(orjson.dumps(result) + b"\n")
+                done += 1
+                duplicates += result["matches"] > 1
+                if done % 100 == 0:
+                    self.cancel.raise_if_cancelled()
+                    self._report("readback", done, total)
+        self._report("readback", done, total)
+        note = f"{duplicates} guest(s) found more than once: duplicates in CDP" if duplicates else ""
+        return "done", done, note
+
+    def _export(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
+        if "export" not in self.scenario.integration.pull_back:
+            return "skipped", 0, "not chosen in the scenario"
+        spec = self.scenario.export
+        admin = self.target.admin
+        now = self.target.now()
+        if self.target.nightly_snapshot and state.sent_at is not None:
+            visible = _next_midnight(state.sent_at)
+            if now < visible:
+                state.waiting_until = visible
+                return (
+                    "waiting",
+                    0,
+                    (
+                        f"the segment snapshot of {visible:%Y-%m-%d} 00:00 UTC includes this run's data; "
+                        f"run `cdp-poc-studio resume {self.folder.path}` after that"
+                    ),
+                )
+        if admin is not None:
+            admin.put_export(_sandbox_definition(self.scenario))
+            report = admin.run_export(spec.friendly_id)
+            state.export_execution_ref = report.get("executionRef")
+        client = AudienceExportClient(self.target.connection.http.bound(cancel=self.cancel))
+        listing = client.latest_export(spec.friendly_id)
+        state.export_execution_ref = listing.execution_ref
+        files = client.download_all(listing, self.folder.export, cancel=self.cancel)
+        state.waiting_until = None
+        (self.folder.export / "listing.json").write_bytes(
+            orjson.dumps(listing.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+        )
+        return "done", len(files), f"{len(files)} file(s) of execution {listing.execution_ref}"
+
+    # ------------------------------------------------------------------------------------------------ verify
+
+    def _verify_and_report(self, state: RunState, ledger: RunLedger) -> RunReport:
+        started = time.perf_counter()
+        rejected = {r.ref: (r.error_code or r.http_status or "", r.error_message or "") for r in ledger.failures()}
+        comparisons: list[Comparison] = []
+        if state.done("readback") and state.stages["readback"].status == "done":
+            comparisons.append(self._compare_rest(rejected, state))
+        export_stage = state.stages.get("export")
+        if export_stage is not None and export_stage.status == "done":
+            comparisons.append(self._compare_export(rejected, state))
+        state.stages["verify"] = StageTiming(
+            name="verify", status="done", seconds=time.perf_counter() - started,
+            records=sum(c.records_expected for c in comparisons),
+        )  # fmt: skip
+        started = time.perf_counter()
+        report = self._build_report(state, ledger, comparisons)
+        write_reports(report, self.folder.report)
+        state.stages["report"] = StageTiming(name="report", status="done", seconds=time.perf_counter() - started)
+        report.stages = list(state.stages.values())
+        write_reports(report, self.folder.report)
+        state.verdict = report.verdict
+        state.finished_at = report.finished_at
+        self.folder.save_state(state)
+        return report
+
+    def _expected(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Iterator[Any]:
+        return expected_records(
+            read_lines(self.folder.generated),
+            with_orders=self.scenario.verify.orders,
+            rejected=rejected,
+            sent_at=state.sent_at,
+        )
+
+    def _rules(self, source: Literal["rest", "export"], **kwargs: Any) -> SourceRules:
+        verify = self.scenario.verify
+        return SourceRules(source, include=tuple(verify.fields), ignore=tuple(verify.ignore), **kwargs)
+
+    def _compare_rest(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:
+        returned = {}
+        for line in read_lines(self.folder.readback):
+            if line["guest"] is None:
+                continue
+            guest = line["guest"]
+            orders = [
+                (o["data"], o["extension"], [(i["data"], i["extension"]) for i in o["items"]]) for o in line["orders"]
+            ]
+            returned[line["key"]] = returned_from_rest(self.schema, guest["data"], guest["extensions"], orders)
+        return compare(self._expected(rejected, state), returned, self._rules("rest"))
+
+    def _compare_export(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:
+        spec = self.scenario.export
+        fmt = (
+            ExportFormat.csv(delimiter=spec.csv.separator, header=spec.csv.header, quoting=spec.csv.quote)
+            if spec.format == "csv"
+            else ExportFormat()
+        )
+        rows = []
+        removed: set[str] = set()
+        for path in sorted(self.folder.export.glob("*.gz")):
+            for row in iter_export_file(path, fmt):
+                if "-remove-" in path.name:
+                    removed.add(str(row.get("guestRef")))
+                    continue
+                keys = [*identifier_keys(row.get("identifiers"))]
+                if row.get("email"):
+                    keys.append(f"email:{row['email']}")
+                rows.append((returned_from_export(self.schema, row), keys))
+        index = index_returned(rows)
+        carries = (*spec.attributes, *self.schema.guest, *(f"orders.*.{k}" for k in EXPORT_ORDER_FIELDS))
+        if not spec.include_extensions:
+            carries = tuple(c for c in carries if c not in self.schema.guest)
+        if not spec.include_orders:
+            carries = tuple(c for c in carries if not c.startswith("orders."))
+        run_prefix = f"{self.scenario.generator.identifier_provider}:{self.scenario.generator.effective_run_tag}-"
+        extra = [key for key in index if key.startswith(run_prefix)]
+        rules = self._rules(
+            "export",
+            from_text=spec.format == "csv",
+            carries=carries,
+            as_of=self.target.now(),
+            order_retention_days=spec.order_retention_days,
+            snapshot_cutoff=_next_midnight(state.sent_at) if self.target.nightly_snapshot and state.sent_at else None,
+        )
+        return compare(self._expected(rejected, state), index, rules, extra_keys=extra)
+
+    def _build_report(self, state: RunState, ledger: RunLedger, comparisons: list[Comparison]) -> RunReport:
+        rows, total, examples = difference_rows(comparisons)
+        thresholds = self._thresholds(comparisons)
+        waiting = any(s.status == "waiting" for s in state.stages.values())
+        if not all(t.passed for t in thresholds):
+            verdict: Literal["passed", "failed", "waiting", "incomplete"] = "failed"
+        elif waiting:
+            verdict = "waiting"
+        elif comparisons:
+            verdict = "passed"
+        else:
+            verdict = "incomplete"
+        traced: dict[str, set[str]] = {}
+        for row in rows:
+            if len(traced) >= TRACE_CAP and row.record not in traced:
+                continue
+            orders = traced.setdefault(row.record, set())
+            if row.path.startswith("orders."):
+                orders.add(row.path.split(".")[1])
+        import faker
+        import httpx
+        import pydantic
+
+        return RunReport(
+            run_id=state.run_id,
+            scenario_name=state.scenario_name,
+            started_at=state.started_at,
+            finished_at=datetime.now(UTC),
+            versions={
+                "cdp-poc-studio": __version__,
+                "python": platform.python_version(),
+                "faker": faker.VERSION,
+                "httpx": httpx.__version__,
+                "pydantic": pydantic.VERSION,
+            },
+            seed=self.scenario.generator.seed,
+            run_tag=self.scenario.generator.effective_run_tag,
+            target=state.target,
+            load=self.scenario.integration.load,
+            pull_back=list(self.scenario.integration.pull_back),
+            settings=self.scenario.model_dump(mode="json", exclude_defaults=True),
+            stages=list(state.stages.values()),
+            sources=[summarise(c) for c in comparisons],
+            differences=rows,
+            differences_total=total,
+            normalised_examples=examples,
+            thresholds=thresholds,
+            verdict=verdict,
+            waiting_until=state.waiting_until,
+            traces=[Trace(record=key, stages=_trace(ledger, key, sorted(orders))) for key, orders in traced.items()],
+        )
+
+    def _thresholds(self, comparisons: list[Comparison]) -> list[ThresholdCheck]:
+        limits = self.scenario.verify.thresholds
+        checks = []
+        for comparison in comparisons:
+            rate = round(comparison.field_pass_rate, 6)
+            checks.append(ThresholdCheck(
+                name=f"{comparison.source}: field pass rate", limit=limits.min_field_pass_rate, actual=rate,
+                passed=rate >= limits.min_field_pass_rate,
+            ))  # fmt: skip
+            missing = comparison.records_missing
+            checks.append(ThresholdCheck(
+                name=f"{comparison.source}: missing records", limit=limits.max_missing_records, actual=missing,
+                passed=missing <= limits.max_missing_records,
+            ))  # fmt: skip
+        if comparisons:
+            rejected = max(c.records_rejected for c in comparisons)
+            checks.append(ThresholdCheck(
+                name="records rejected at upload", limit=limits.max_rejected_records, actual=rejected,
+                passed=rejected <= limits.max_rejected_records,
+            ))  # fmt: skip
+        return checks
+
+
+def _next_midnight(moment: datetime) -> datetime:
+    day = moment.astimezone(UTC).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _sandbox_definition(scenario: Scenario) -> dict[str, Any]:
+    spec = scenario.export
+    return {
+        "friendlyId": spec.friendly_id,
+        "name": spec.name,
+        "segment": spec.segment or {},
+        "definitionType": spec.definition_type,
+        "format": spec.format.upper(),
+        "csv": {
+            "separator": "pipe" if spec.csv.separator == "|" else "comma",
+            "header": spec.csv.header,
+            "quote": spec.csv.quote,
+        },
+        "attributes": list(spec.attributes),
+        "includeExtensions": spec.include_extensions,
+        "includeOrders": spec.include_orders,
+    }
+
+
+def _trace(ledger: RunLedger, key: str, order_references: list[str]) -> dict[str, Any]:
+    """A guest (and the orders named in its differences) through every stage, from the ledger."""
+    stages: dict[str, Any] = {}
+    for lookup in (key, *order_references):
+        for record in ledger.find(lookup):
+            stages[f"{record.kind} {record.key}"] = {
+                "record ref": record.ref,
+                "state": record.state.value,
+                "batch file": record.file,
+                "line": record.line,
+                "batch ref": record.batch_ref,
+                "HTTP status": record.http_status,
+                "batch log code": record.error_code,
+                "message": record.error_message,
+                "CDP ref": record.cdp_ref,
+            }
+    return stages
