@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test check install install-test
 
 demo: install
-	$(BIN)/cdp-poc-studio generate --guests 1000 --schema resources/schemas/retail_loyalty.toml --out out/demo/batch.json.gz
+	$(BIN)/cdp-poc-studio demo
 
 test: install-test
 	bash scripts/check.sh
