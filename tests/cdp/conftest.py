@@ -17,7 +17,7 @@ from cdp_poc_studio.generator.records import Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
-from tests.cdp.sandbox_support import Admin, install_nodelay_workaround
+from tests.cdp.sandbox_support import Admin
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "resources" / "schemas" / "retail_loyalty.toml"
@@ -27,7 +27,6 @@ FAST_RETRY = RetrySettings(attempts=10, initial=0.02, maximum=0.5, jitter=0.05, 
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    install_nodelay_workaround()
     server = SandboxServer(SandboxConfig(port=0)).start()
     yield server
     server.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,35 +15,11 @@ import httpx
 
 import cdp_poc_studio.sandbox.server as sandbox_server
 
-# WORKAROUND (reported to the lead): the sandbox binds its listening socket with `socket.socket(family,
-# SOCK_STREAM)`, whose `proto` is 0, so asyncio's `_set_nodelay` (which checks `proto == IPPROTO_TCP`) never sets
-# TCP_NODELAY on accepted connections. Nagle plus the client's delayed ACK then adds about 40 ms to every
-# request on a reused keep-alive connection (measured: 47 ms per GET instead of 2.5 ms). Setting TCP_NODELAY on
-# the listening socket (accepted sockets inherit it on Linux) removes the delay without touching the sandbox.
-_original_bind = sandbox_server._bind
-
-
-def _bind_nodelay(host: str, port: int) -> socket.socket:
-    sock = _original_bind(host, port)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def install_nodelay_workaround() -> None:
-    sandbox_server._bind = _bind_nodelay
-
-
 _CHILD = """
-import socket, sys
-import cdp_poc_studio.sandbox.server as srv
+import sys
 from cdp_poc_studio.sandbox.config import SandboxConfig
-original = srv._bind
-def bind(host, port):
-    sock = original(host, port)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-srv._bind = bind
-sys.exit(srv.serve(SandboxConfig(port=0, db_path=sys.argv[1])))
+from cdp_poc_studio.sandbox.server import serve
+sys.exit(serve(SandboxConfig(port=0, db_path=sys.argv[1])))
 """
 
 
