@@ -53,7 +53,6 @@ def sandbox_target(db: str, snapshot: Literal["immediate", "nightly"] = "immedia
 def profile_target(name: str) -> Iterator[Target]:
     """A real tenant from the studio's saved profiles, with its secrets from the keyring or environment."""
     from cdp_poc_studio.ui.secrets import EnvSecretStore, StudioSecrets
-
     from cdp_poc_studio.ui.settings import SettingsStore
 
     saved = SettingsStore.default().load().profile(name)

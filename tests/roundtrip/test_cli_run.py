@@ -25,7 +25,11 @@ friendly_id = "cli_check"
 
 def _cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cdp_poc_studio", *args], cwd=cwd, capture_output=True, text=True, input=stdin,
+        [sys.executable, "-m", "cdp_poc_studio", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
         timeout=300,
     )
 
@@ -39,13 +43,20 @@ def _scenario(folder: Path, mapping: str = "") -> Path:
 @pytest.fixture(scope="module")
 def passing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     folder = tmp_path_factory.mktemp("cli")
-    result = _cli("run", str(_scenario(folder)), "--sandbox-db", str(folder / "sandbox.db"), "--runs",
-                  str(folder / "runs"), cwd=folder)
+    result = _cli(
+        "run",
+        str(_scenario(folder)),
+        "--sandbox-db",
+        str(folder / "sandbox.db"),
+        "--runs",
+        str(folder / "runs"),
+        cwd=folder,
+    )
     return folder, result
 
 
 def test_run_passes_with_exit_0_and_a_summary(passing_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    folder, result = passing_run
+    _, result = passing_run
     assert result.returncode == 0, result.stdout + result.stderr
     assert "CLI check: PASSED" in result.stdout
     assert "report.html" in result.stdout
@@ -79,8 +90,17 @@ def test_cleanup_lists_then_deletes_what_the_run_created(
 
 def test_failing_verification_exits_1_with_the_differences(tmp_path: Path) -> None:
     mapping = '[[mapping]]\nsource = "ext.loyaltyTier"\ntarget = "ext.loyaltyTeir"\n'
-    result = _cli("run", str(_scenario(tmp_path, mapping)), "--sandbox-db", ":memory:", "--runs",
-                  str(tmp_path / "runs"), "--output", "json", cwd=tmp_path)
+    result = _cli(
+        "run",
+        str(_scenario(tmp_path, mapping)),
+        "--sandbox-db",
+        ":memory:",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--output",
+        "json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "failed"

@@ -1,5 +1,6 @@
 """Every bundled scenario runs green on the sandbox through both loading paths, and leaves a complete run folder."""
 
+import gzip
 from pathlib import Path
 
 import orjson
@@ -15,9 +16,7 @@ SCENARIOS = ["retail_loyalty", "travel_bookings", "hospitality_stays"]
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_bundled_scenario_is_green_on_the_sandbox(name: str, load: str, target: Target, tmp_path: Path) -> None:
     scenario, schema = bundled(name, guests=25)
-    scenario = scenario.model_copy(
-        update={"integration": scenario.integration.model_copy(update={"load": load})}
-    )
+    scenario = scenario.model_copy(update={"integration": scenario.integration.model_copy(update={"load": load})})
     pipeline, report = run(scenario, schema, target, tmp_path)
     assert report.verdict == "passed", [d for d in report.differences if d.outcome.fails][:5]
     assert {s.source for s in report.sources} == {"rest", "export"}
@@ -26,8 +25,16 @@ def test_bundled_scenario_is_green_on_the_sandbox(name: str, load: str, target: 
         assert source.field_pass_rate == 1.0
         assert sum(source.outcome_totals.values()) > 25 * 10  # fields were really compared
     folder = pipeline.folder
-    for path in (folder.scenario, folder.state_file, folder.generated, folder.ledger, folder.readback,
-                 folder.requests, folder.report / "report.html", folder.report / "junit.xml"):
+    for path in (
+        folder.scenario,
+        folder.state_file,
+        folder.generated,
+        folder.ledger,
+        folder.readback,
+        folder.requests,
+        folder.report / "report.html",
+        folder.report / "junit.xml",
+    ):
         assert path.is_file(), path
     assert list(folder.export.glob("*.gz"))
     assert bool(list(folder.batches.glob("*.json.gz"))) == (load == "batch")
@@ -54,7 +61,6 @@ def test_a_rerun_into_the_same_target_creates_no_duplicates(target: Target, tmp_
     _, report = run(scenario, schema, target, tmp_path / "second")
     assert report.verdict == "passed"
     readback = next((tmp_path / "second").glob("*/readback.ndjson.gz"))
-    import gzip
-
-    matches = [orjson.loads(line)["matches"] for line in gzip.open(readback)]
+    with gzip.open(readback) as lines:
+        matches = [orjson.loads(line)["matches"] for line in lines]
     assert matches == [1] * 10

@@ -69,4 +69,3 @@ def test_a_guest_deleted_before_the_nightly_export_is_missing_there_only(target:
     assert (missing.source, missing.record) == ("export", f"POC_STUDIO:{victim}")
     assert {s.name: s.status for s in resumed.stages}["export"] == "done"
     assert resumed.verdict == "failed"
-
