@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 
 from cdp_poc_studio.roundtrip.scenario import Scenario, TargetSpec
 from cdp_poc_studio.sandbox.faults import FaultRule
+from cdp_poc_studio.sandbox_admin import SandboxAdmin, describe_fault
 from cdp_poc_studio.ui.connection_check import ConnectionSettings, CredentialCheck, check_connection
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.ui.sandbox_admin import SandboxAdmin, describe_fault
 from cdp_poc_studio.ui.secrets import SecretStoreUnavailable
 from cdp_poc_studio.ui.settings import REGION_URLS, ConnectionProfile
 from cdp_poc_studio.workers.cancel import CancelToken, Report
