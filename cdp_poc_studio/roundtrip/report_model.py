@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_poc_studio.roundtrip.normalise import Outcome
-from cdp_poc_studio.roundtrip.verify import Comparison
+from cdp_poc_studio.roundtrip.verify import Comparison, Difference
 
 REPORT_VERSION = 1
 DIFFERENCE_CAP = 10_000
@@ -131,34 +131,24 @@ def summarise(comparison: Comparison) -> SourceSummary:
 
 
 def difference_rows(comparisons: list[Comparison]) -> tuple[list[DifferenceRow], int, list[DifferenceRow]]:
-    """Failing differences (capped), their true total, and examples of normalised passes."""
+    """Failing and explained differences (capped), their true total, and examples of normalised passes."""
     rows: list[DifferenceRow] = []
     total = 0
     examples: list[DifferenceRow] = []
     for comparison in comparisons:
         total += len(comparison.differences)
-        for d in comparison.differences[: max(0, DIFFERENCE_CAP - len(rows))]:
-            rows.append(
-                DifferenceRow(
-                    source=d.source,
-                    record=d.record,
-                    path=d.path,
-                    outcome=d.outcome,
-                    expected=d.expected,
-                    actual=d.actual,
-                    explanation=d.explanation,
-                )
-            )
-        for d in comparison.normalised_examples:
-            examples.append(
-                DifferenceRow(
-                    source=d.source,
-                    record=d.record,
-                    path=d.path,
-                    outcome=d.outcome,
-                    expected=d.expected,
-                    actual=d.actual,
-                    explanation=d.explanation,
-                )
-            )
+        rows.extend(_row(d) for d in comparison.differences[: max(0, DIFFERENCE_CAP - len(rows))])
+        examples.extend(_row(d) for d in comparison.normalised_examples)
     return rows, total, examples
+
+
+def _row(difference: Difference) -> DifferenceRow:
+    return DifferenceRow(
+        source=difference.source,
+        record=difference.record,
+        path=difference.path,
+        outcome=difference.outcome,
+        expected=difference.expected,
+        actual=difference.actual,
+        explanation=difference.explanation,
+    )
