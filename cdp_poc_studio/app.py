@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Qt is imported lazily, so that the command line can check for a display first
+    from PySide6.QtCore import QUrl
     from PySide6.QtWidgets import QApplication
 
+    from cdp_poc_studio.cdp.secrets import SecretStore
     from cdp_poc_studio.sandbox_process import SandboxOptions
     from cdp_poc_studio.ui.dialogs import Dialogs
     from cdp_poc_studio.ui.main_window import MainWindow
-    from cdp_poc_studio.ui.secrets import SecretStore
     from cdp_poc_studio.workers.tasks import TaskRunner
 
 NO_DISPLAY_MESSAGE = (
@@ -48,14 +50,18 @@ def create_main_window(
     sandbox_options: SandboxOptions | None = None,
     autostart_sandbox: bool = True,
     preview_delay_ms: int = 400,
+    runs_root: Path | None = None,
+    open_url: Callable[[QUrl], bool] | None = None,
+    batch_poll_seconds: float | None = None,
 ) -> MainWindow:
-    """Build the window and everything it needs. Tests pass their own runner, dialogs and stores."""
-    from cdp_poc_studio.ui.context import StudioContext
+    """Build the window and everything it needs. Tests pass their own runner, dialogs, stores and runs folder."""
+    from cdp_poc_studio.cdp.requestlog import RequestLog
+    from cdp_poc_studio.ui.context import StudioContext, open_in_desktop
+    from cdp_poc_studio.ui.credentials import StudioSecrets
     from cdp_poc_studio.ui.dialogs import QtDialogs
     from cdp_poc_studio.ui.document import ScenarioDocument
     from cdp_poc_studio.ui.main_window import MainWindow
     from cdp_poc_studio.ui.sandbox_controller import SandboxController
-    from cdp_poc_studio.ui.secrets import StudioSecrets
     from cdp_poc_studio.ui.settings import SettingsStore
     from cdp_poc_studio.workers.tasks import TaskRunner as Runner
 
@@ -64,6 +70,8 @@ def create_main_window(
     sys.setswitchinterval(0.001)
     store = SettingsStore(settings_path) if settings_path else SettingsStore.default()
     settings = store.load()
+    if runs_root is not None:
+        settings = settings.model_copy(update={"runs_folder": str(runs_root)})
     runner = runner or Runner()
     context = StudioContext(
         document=ScenarioDocument(),
@@ -75,6 +83,10 @@ def create_main_window(
         settings=settings,
         preview_delay_ms=preview_delay_ms,
         autostart_sandbox=autostart_sandbox,
+        # The console keeps its own capped list; the log itself only needs the latest few.
+        request_log=RequestLog(maxlen=200),
+        open_url=open_url or open_in_desktop,
+        batch_poll_seconds=batch_poll_seconds,
     )
     return MainWindow(context)
 
@@ -92,11 +104,68 @@ def _application(argv: list[str]) -> QApplication:
     return app
 
 
-def run_gui(scenario: Path | None = None, argv: list[str] | None = None) -> int:
-    """Open the studio window (on `scenario` if given) and run until it closes; returns the exit status."""
+def run_gui(
+    scenario: Path | None = None,
+    argv: list[str] | None = None,
+    *,
+    autoplay: str | None = None,
+    screenshots: Path | None = None,
+    exit_when_done: bool = False,
+    pace: float = 3.0,
+) -> int:
+    """Open the studio window (on `scenario` if given) and run until it closes; returns the exit status.
+
+    With `autoplay`, the window plays the whole loop on its own on a fresh embedded sandbox; with
+    `exit_when_done` it then quits with `cdp-poc-studio run`'s exit code.
+    """
     app = _application(argv or sys.argv[:1])
-    window = create_main_window()
-    if scenario is not None:
-        window.open_scenario(scenario)
+    if autoplay is None:
+        window = create_main_window()
+        if scenario is not None:
+            window.open_scenario(scenario)
+        window.show()
+        status = int(app.exec())
+        _tear_down(window)
+        return status
+
+    from cdp_poc_studio.sandbox_process import SandboxOptions
+    from cdp_poc_studio.ui.autoplay import Autoplay
+
+    # A throwaway sandbox, as for `cdp-poc-studio demo`: the demo starts clean and leaves nothing behind.
+    window = create_main_window(sandbox_options=SandboxOptions(db_path=":memory:"), autostart_sandbox=False)
+    if screenshots is not None:
+        window.resize(1400, 900)
     window.show()
-    return int(app.exec())
+    player = Autoplay(window, autoplay, pace=pace, screenshots=screenshots, parent=window)
+    outcome: list[int] = []
+
+    def finished(code: int) -> None:
+        outcome.append(code)
+        print(f"autoplay: {player.message} (exit code {code})", file=sys.stderr)
+        if exit_when_done:
+            window.document.set_modified(False)
+            window.close()
+            app.exit(code)
+
+    player.finished.connect(finished)
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, player.start)
+    status = int(app.exec())
+    player.deleteLater()
+    _tear_down(window)
+    return outcome[0] if exit_when_done and outcome else status
+
+
+def _tear_down(window: MainWindow) -> None:
+    """Delete the window and collect its Python wrappers while Qt still runs, not in the interpreter's final
+    garbage collection: left to that, PySide6 6.12 aborted now and then (a refcount error on exit) after long runs."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.shutdown()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    del window
+    gc.collect()

@@ -39,8 +39,38 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command("gui")
 @click.argument("scenario", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
-def gui_command(scenario: Path | None = None) -> None:
-    """Open the studio window, optionally on a scenario file."""
+@click.option(
+    "--autoplay",
+    "autoplay",
+    metavar="SCENARIO",
+    help="Play the whole loop in the window on its own, on a fresh embedded sandbox: a scenario file or the name "
+    "of a bundled one (retail_loyalty).",
+)
+@click.option(
+    "--screenshots",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --autoplay: save a PNG of each page in this folder as it goes.",
+)
+@click.option(
+    "--exit-when-done",
+    is_flag=True,
+    help="With --autoplay: quit at the end with the exit code of `cdp-poc-studio run` (0 passed, 1 failed).",
+)
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="With --autoplay: seconds to stay on each page.",
+)
+def gui_command(
+    scenario: Path | None = None,
+    autoplay: str | None = None,
+    screenshots: Path | None = None,
+    exit_when_done: bool = False,
+    pace: float = 3.0,
+) -> None:
+    """Open the studio window, optionally on a scenario file, or play the demo with --autoplay."""
     # Imported here so that the other commands never load Qt.
     from cdp_poc_studio.app import display_problem
 
@@ -48,9 +78,18 @@ def gui_command(scenario: Path | None = None) -> None:
     if problem:
         click.echo(problem, err=True)
         raise SystemExit(2)
+    if autoplay is None and (screenshots is not None or exit_when_done):
+        raise ConfigError("--screenshots and --exit-when-done go with --autoplay SCENARIO")
+    if autoplay is not None:
+        from cdp_poc_studio.ui.autoplay import resolve_scenario
+
+        if resolve_scenario(autoplay) is None:
+            raise ConfigError(f"--autoplay {autoplay!r}: no such scenario file or bundled scenario")
     from cdp_poc_studio.app import run_gui
 
-    raise SystemExit(run_gui(scenario))
+    raise SystemExit(
+        run_gui(scenario, autoplay=autoplay, screenshots=screenshots, exit_when_done=exit_when_done, pace=pace)
+    )
 
 
 @cli.command("generate")

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
+from pydantic import SecretStr
 
 from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
-from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS, Credentials
+from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
 from cdp_poc_studio.roundtrip.pipeline import Target
 from cdp_poc_studio.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess
@@ -51,8 +52,23 @@ def sandbox_target(db: str, snapshot: Literal["immediate", "nightly"] = "immedia
 
 @contextmanager
 def profile_target(name: str) -> Iterator[Target]:
-    """A real tenant from the studio's saved profiles, with its secrets from the keyring or environment."""
-    from cdp_poc_studio.ui.secrets import EnvSecretStore, StudioSecrets
+    """A real tenant from the studio's saved profiles, with its secrets from the environment or the OS keyring.
+
+    The same store as the studio's Connect page: the profile (region or URL, client key, OAuth client id) from
+    its settings file, the API token and OAuth client secret from `CDP_API_TOKEN` / `CDP_OAUTH_CLIENT_SECRET` or
+    the keyring entries the page wrote. Secrets kept "for this session only" in the studio are not reachable here.
+    """
+    from pydantic import ValidationError
+
+    from cdp_poc_studio.cdp.secrets import (
+        ENV_VARS,
+        ChainSecretStore,
+        EnvSecretStore,
+        KeyringSecretStore,
+        SecretName,
+        load_credentials,
+    )
+    from cdp_poc_studio.domain.errors import SecretStoreUnavailable
     from cdp_poc_studio.ui.settings import SettingsStore
 
     saved = SettingsStore.default().load().profile(name)
@@ -60,23 +76,25 @@ def profile_target(name: str) -> Iterator[Target]:
         raise TargetError(
             f"no connection profile named {name!r}: create it on the studio's Connect page, or use --target sandbox"
         )
-    secrets = StudioSecrets()
-    api_token, _ = secrets.get(name, "api_token")
-    oauth_secret, _ = secrets.get(name, "oauth_client_secret")
-    if api_token is None:
+    try:
+        profile = saved.connection_profile()
+    except ValidationError:
+        raise TargetError(f"profile {name!r} has no URL yet: enter it on the studio's Connect page") from None
+    try:
+        stored = load_credentials(ChainSecretStore(EnvSecretStore(), KeyringSecretStore()), name)
+    except SecretStoreUnavailable as exc:
+        raise TargetError(f"profile {name!r}: {exc}") from None
+    if stored.api_token is None:
         raise TargetError(
             f"no API token for profile {name!r}: store it on the studio's Connect page (OS keyring) or set "
-            f"{EnvSecretStore.variable(name, 'api_token')}"
+            f"{ENV_VARS[SecretName.API_TOKEN]}"
         )
-    credentials = Credentials.of(
-        saved.client_key or None,
-        api_token.get_secret_value(),
-        saved.oauth_client_id or None,
-        oauth_secret.get_secret_value() if oauth_secret else None,
+    credentials = stored.model_copy(
+        update={
+            # The identifiers saved with the profile win over the environment's, which serve every profile.
+            "client_key": SecretStr(saved.client_key) if saved.client_key else stored.client_key,
+            "oauth_client_id": SecretStr(saved.oauth_client_id) if saved.oauth_client_id else stored.oauth_client_id,
+        }
     )
-    if saved.region == "custom":
-        profile = ConnectionProfile.custom(saved.base_url, name=name, token_url=saved.token_url)
-    else:
-        profile = ConnectionProfile.tenant(saved.region, name=name)
     with CdpConnection(profile, credentials) as connection:
         yield Target(connection, f"CDP tenant {name!r} at {profile.api_base_url}", "profile", profile=name)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+
+from cdp_poc_studio.cdp.requestlog import RequestLog
+from cdp_poc_studio.ui.credentials import StudioSecrets
 from cdp_poc_studio.ui.dialogs import Dialogs
 from cdp_poc_studio.ui.document import ScenarioDocument
 from cdp_poc_studio.ui.sandbox_controller import SandboxController
-from cdp_poc_studio.ui.secrets import StudioSecrets
 from cdp_poc_studio.ui.settings import SettingsStore, StudioSettings
 from cdp_poc_studio.workers.tasks import TaskRunner
+
+
+def open_in_desktop(url: QUrl) -> bool:
+    return bool(QDesktopServices.openUrl(url))
 
 
 @dataclass
@@ -25,6 +35,12 @@ class StudioContext:
     preview_delay_ms: int = 400
     # Start the embedded sandbox when the Connect page shows it (the app does; most tests do not).
     autostart_sandbox: bool = False
+    # Every HTTP call the studio makes (connection tests and runs), secrets masked: the request console's source.
+    request_log: RequestLog = field(default_factory=lambda: RequestLog(maxlen=2000))
+    # Opens a URL in the browser; tests inject a recorder, so that no browser opens.
+    open_url: Callable[[QUrl], bool] = open_in_desktop
+    # Batch status polling, in seconds (None: the client's own back-off); tests poll fast.
+    batch_poll_seconds: float | None = None
 
     def update_settings(self, **changes: object) -> None:
         self.settings = self.settings.model_copy(update=changes)
@@ -36,3 +52,7 @@ class StudioContext:
         except OSError as exc:
             return f"settings not saved: {exc}"
         return None
+
+    @property
+    def runs_root(self) -> Path:
+        return self.settings.runs_root()

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 SaveAnswer = Literal["save", "discard", "cancel"]
 SCENARIO_FILTER = "Scenarios (*.toml);;All files (*)"
 SAMPLE_FILTER = "Customer data (*.csv *.json *.ndjson *.jsonl);;All files (*)"
+HTML_FILTER = "HTML report (*.html);;All files (*)"
+BUNDLE_FILTER = "Evidence bundle (*.zip);;All files (*)"
 
 
 class Dialogs(Protocol):
@@ -24,6 +26,8 @@ class Dialogs(Protocol):
     def error(self, parent: QWidget, title: str, text: str) -> None: ...
 
     def info(self, parent: QWidget, title: str, text: str) -> None: ...
+
+    def confirm(self, parent: QWidget, title: str, text: str, details: str = "") -> bool: ...
 
 
 class QtDialogs:
@@ -55,7 +59,9 @@ class QtDialogs:
         if not name:
             return None
         path = Path(name)
-        return path if path.suffix else path.with_suffix(".toml")
+        # The filter's first pattern gives the suffix a bare name gets: "(*.toml)" -> ".toml".
+        suffix = filter.partition("(*")[2].partition(")")[0].split()[0] if "(*." in filter else ""
+        return path if path.suffix or not suffix else path.with_suffix(suffix)
 
     def ask_text(self, parent: QWidget, title: str, label: str, default: str = "") -> str | None:
         text, ok = QInputDialog.getText(parent, title, label, text=default)
@@ -66,3 +72,14 @@ class QtDialogs:
 
     def info(self, parent: QWidget, title: str, text: str) -> None:
         QMessageBox.information(parent, title, text)
+
+    def confirm(self, parent: QWidget, title: str, text: str, details: str = "") -> bool:
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(text)
+        if details:
+            box.setDetailedText(details)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes

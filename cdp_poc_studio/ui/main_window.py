@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtCharts import QChartView
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import Shiboken
 
 from cdp_poc_studio import __version__
 from cdp_poc_studio.resources import SCENARIOS
@@ -31,9 +34,14 @@ from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.pages.connect import ConnectPage
 from cdp_poc_studio.ui.pages.design import DesignPage
 from cdp_poc_studio.ui.pages.integration import IntegrationPage
-from cdp_poc_studio.ui.pages.later import report_page, send_page, verify_page
 from cdp_poc_studio.ui.pages.mapping import MappingPage
+from cdp_poc_studio.ui.pages.report import ReportPage
+from cdp_poc_studio.ui.pages.send import SendPage
+from cdp_poc_studio.ui.pages.verify import VerifyPage
+from cdp_poc_studio.ui.run_controller import RunController
 from cdp_poc_studio.ui.widgets.banner import Banner
+from cdp_poc_studio.ui.widgets.request_console import RequestConsole
+from cdp_poc_studio.workers.request_feed import RequestFeed
 
 log = logging.getLogger(__name__)
 APP_NAME = "CDP PoC Studio"
@@ -45,10 +53,14 @@ or what is missing.</p>
 <li><b>Choose the integration point</b>: Batch or REST to load, REST and/or Audience Export to pull back.</li>
 <li><b>Design data</b>: generator settings and the extension schema, with a live preview and CDP's rules.</li>
 <li><b>Map fields</b>: which field goes where in CDP, with the exact payload; or import the customer's own sample.</li>
-<li><b>Send, Verify, Report</b>: part 2 of the studio.</li>
+<li><b>Send</b>: a dry run first, then send with progress per stage, a live chart, cancel and resume.</li>
+<li><b>Verify</b>: what came back, field by field, grouped by cause, with each record's trace.</li>
+<li><b>Report</b>: the HTML report, the evidence bundle, a summary for an email, and clean-up.</li>
 </ol>
+<p>The request console (F12) shows every call with its request and response, secrets masked, and copies any of
+them as curl.</p>
 <p>Keys: Ctrl+N new, Ctrl+O open, Ctrl+S save, Ctrl+Shift+S save as, Alt+Left/Alt+Right (or Ctrl+PgUp/PgDown)
-previous/next step, Ctrl+1..7 a step, F1 this help, Ctrl+Q quit.</p>
+previous/next step, Ctrl+1..7 a step, F12 the request console, F1 this help, Ctrl+Q quit.</p>
 <p>Everything the studio needs is in the scenario file (TOML), except secrets, which stay in the OS keyring.</p>"""
 
 
@@ -62,19 +74,35 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setMinimumSize(QSize(1000, 680))
 
+        self.request_feed = RequestFeed(parent=self)
+        self.request_feed.attach(context.request_log)
+        self.run = RunController(context, self.request_feed, self)
         self.connect_page = ConnectPage(context)
         self.integration_page = IntegrationPage(context)
         self.design_page = DesignPage(context)
         self.mapping_page = MappingPage(context)
+        self.send_page = SendPage(context, self.run)
+        self.verify_page = VerifyPage(context, self.run)
+        self.report_page = ReportPage(context, self.run)
         self.pages: list[Page] = [
             self.connect_page,
             self.integration_page,
             self.design_page,
             self.mapping_page,
-            send_page(context),
-            verify_page(context),
-            report_page(context),
+            self.send_page,
+            self.verify_page,
+            self.report_page,
         ]
+        self.console = RequestConsole(self.request_feed)
+        self.console_dock = QDockWidget("Request console", self)
+        self.console_dock.setObjectName("requestConsoleDock")
+        self.console_dock.setWidget(self.console)
+        self.console_dock.setAllowedAreas(
+            Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.console_dock)
+        self.console_dock.hide()
+        self.send_page.console_button.clicked.connect(self.show_console)
 
         self.banner = Banner()
         self.steps = QListWidget()
@@ -139,6 +167,8 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._refresh_title)
         self.document.loaded.connect(self._on_document_loaded)
         context.runner.busy_changed.connect(self._refresh_steps)
+        self.run.stages_changed.connect(self._refresh_steps)
+        self.run.run_finished.connect(self._refresh_steps)
 
         self._restore_geometry()
         self._on_document_loaded()
@@ -202,6 +232,14 @@ class MainWindow(QMainWindow):
                 f"{number}. {page.title}", lambda _=False, i=number - 1: self.go_to(i), [QKeySequence(f"Ctrl+{number}")]
             )
             go_menu.addAction(action)
+
+        view_menu = menu.addMenu("&View")
+        self.console_action = self.console_dock.toggleViewAction()
+        self.console_action.setText("Request &Console")
+        self.console_action.setShortcuts([QKeySequence("F12"), QKeySequence("Ctrl+Shift+C")])
+        self.console_action.setObjectName("requestConsole")
+        self.addAction(self.console_action)
+        view_menu.addAction(self.console_action)
 
         help_menu = menu.addMenu("&Help")
         help_keys = [QKeySequence(QKeySequence.StandardKey.HelpContents), QKeySequence("F1")]
@@ -277,10 +315,7 @@ class MainWindow(QMainWindow):
         for index, page in enumerate(self.pages):
             item = self.steps.item(index)
             problem = page.validation_error()
-            if not page.available:
-                icon = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
-                tip = "Comes with part 2 of the studio"
-            elif problem is None:
+            if problem is None:
                 icon = style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
                 tip = "Complete"
             else:
@@ -293,16 +328,23 @@ class MainWindow(QMainWindow):
             self.page_title.setText(page.title)
             self.page_subtitle.setText(page.subtitle)
             problem = page.validation_error()
-            if not page.available:
-                self.page_status.setText("")
+            if page.is_busy():
+                self.page_status.setText("Working…")
+                self.page_status.setStyleSheet("color: palette(text);")
             elif problem is None:
-                self.page_status.setText("✔ This step is complete." if not page.is_busy() else "Working…")
+                self.page_status.setText("✔ This step is complete.")
                 self.page_status.setStyleSheet("color: palette(text);")
             else:
                 self.page_status.setText(f"Missing: {problem}")
                 self.page_status.setStyleSheet("color: #c0392b; font-weight: bold;")
             self.back_button.setEnabled(self._current > 0)
             self.next_button.setEnabled(self._current < len(self.pages) - 1)
+
+    def show_console(self) -> None:
+        """Show the request console dock (from the View menu, F12, or the Send page), up to date."""
+        self.request_feed.flush()
+        self.console_dock.show()
+        self.console_dock.raise_()
 
     def step_status(self, index: int) -> str | None:
         """What the step list says about a step: None when complete, else what is missing."""
@@ -468,6 +510,10 @@ class MainWindow(QMainWindow):
             page.left()
         self.context.runner.shutdown(wait=True)
         self.context.sandbox.stop_now()
+        # Chart views go first, explicitly: left to the window's own destruction, a chart view that has been shown
+        # crashed Qt (PySide6 6.12, "shared QObject was deleted directly") once another window had been built.
+        for view in self.findChildren(QChartView):
+            Shiboken.delete(view)
 
 
 def _slug(name: str) -> str:

@@ -17,12 +17,13 @@ from pydantic import ValidationError
 
 from cdp_poc_studio.domain.flatten import possible_keys
 from cdp_poc_studio.domain.lint import lint_record
+from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
+from cdp_poc_studio.domain.progress import ProgressCallback as Report
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.domain.schema_check import check_schema
 from cdp_poc_studio.generator.records import GeneratedGuest, Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
 from cdp_poc_studio.generator.values import SchemaValueError
-from cdp_poc_studio.workers.cancel import CancelToken, Progress, Report
 
 _INDEX = re.compile(r"\[\d*\]")
 
@@ -150,7 +151,7 @@ def generate_preview(
 ) -> PreviewResult:
     """The first `count` guests exactly as a full run makes them, with every linter finding on their records."""
     started = time.perf_counter()
-    report(Progress(0, count, "preparing the generator"))
+    report(ProgressReport("preview", 0, count, message="preparing the generator"))
     try:
         generator = (cache or GeneratorCache()).get(settings, schema)
     except SchemaValueError as exc:
@@ -178,5 +179,5 @@ def generate_preview(
                     )
         counts.append(n)
         if len(guests) % 10 == 0:
-            report(Progress(len(guests), count, "generating"))
+            report(ProgressReport("preview", len(guests), count, message="generating"))
     return PreviewResult(guests, findings, time.perf_counter() - started, generator.run_tag, counts)

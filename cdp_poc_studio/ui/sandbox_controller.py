@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from PySide6.QtCore import QObject, Signal
 
+from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode
-from cdp_poc_studio.workers.cancel import CancelToken, Report
-from cdp_poc_studio.workers.tasks import TaskRunner
+from cdp_poc_studio.workers.tasks import Report, TaskRunner
 
 State = Literal["stopped", "starting", "running", "stopping", "failed"]
 
@@ -51,12 +51,16 @@ class SandboxController(QObject):
         self.base_url: str | None = None
         # Faults to put back after a restart: the admin API keeps them only in the running process.
         self.fault_specs: list[str] = []
+        # Runs sent to this sandbox process since it started: an in-memory sandbox forgets them when it stops.
+        self.session_runs: set[str] = set()
 
     @property
     def running_snapshot(self) -> SnapshotMode | None:
         return self.options.snapshot if self.state == "running" else None
 
     def _set(self, state: State, detail: str) -> None:
+        if state in ("stopped", "failed"):
+            self.session_runs.clear()
         self.state, self.detail = state, detail
         self.state_changed.emit(state)
 

@@ -10,50 +10,82 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cdp_poc_studio.cdp.profiles import REGION_BASE_URLS, ConnectionProfile, Region
 
 log = logging.getLogger(__name__)
 
-Region = Literal["EU", "US", "AP", "JPE", "custom"]
-REGION_URLS: dict[str, str] = {
-    "EU": "https://api-engage-eu.sitecorecloud.io",
-    "US": "https://api-engage-us.sitecorecloud.io",
-    "AP": "https://api-engage-ap.sitecorecloud.io",
-    "JPE": "https://api-engage-jpe.sitecorecloud.io",
-}
-OAUTH_TOKEN_URL = "https://auth.sitecorecloud.io/oauth/token"
+REGION_URLS: dict[str, str] = {region.value: url for region, url in REGION_BASE_URLS.items()}
 MAX_RECENT = 8
+RegionChoice = Literal["EU", "US", "AP", "JPE", "custom"]
 
 
-class ConnectionProfile(BaseModel):
-    """A real tenant. Identifiers only: the API token and the OAuth secret live in the SecretStore."""
+class SavedProfile(BaseModel):
+    """A real tenant as saved in the settings: a `cdp.profiles.ConnectionProfile` plus two identifiers.
 
-    model_config = ConfigDict(extra="ignore")
+    The fields `name, kind, region, base_url, token_url` are the client layer's own (so the saved JSON is its
+    data), with `client_key` and `oauth_client_id` kept beside them: identifiers, not secrets. The API token and
+    the OAuth client secret live only in a SecretStore (OS keyring, environment or this session).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     name: str = Field(min_length=1, max_length=64)
-    region: Region = "EU"
-    custom_url: str = ""
+    kind: Literal["tenant", "custom"] = "tenant"
+    region: Region | None = Region.EU
+    base_url: str | None = None
+    token_url: str | None = None
     client_key: str = ""
     oauth_client_id: str = ""
 
-    @property
-    def base_url(self) -> str:
-        return self.custom_url.rstrip("/") if self.region == "custom" else REGION_URLS[self.region]
-
-    @property
-    def token_url(self) -> str:
-        # A custom URL (a proxy, or the sandbox under another name) serves its own token endpoint.
-        return f"{self.base_url}/oauth/token" if self.region == "custom" else OAUTH_TOKEN_URL
-
-    @field_validator("custom_url")
+    @model_validator(mode="before")
     @classmethod
-    def _http(cls, value: str) -> str:
-        value = value.strip()
+    def _from_part_one(cls, data: Any) -> Any:
+        """Settings written before the client layer existed said `region = "custom"` and `custom_url`."""
+        if isinstance(data, dict) and ("custom_url" in data or data.get("region") == "custom"):
+            data = dict(data)
+            url = data.pop("custom_url", "") or None
+            if data.get("region") == "custom":
+                data.update(kind="custom", region=None, base_url=url)
+        return data
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/")
         if value and not value.startswith(("https://", "http://")):
             raise ValueError("the URL must start with https://")
-        return value
+        return value or None
+
+    @property
+    def choice(self) -> RegionChoice:
+        """What the Connect page's region box shows: a region, or custom."""
+        if self.kind == "custom" or self.region is None:
+            return "custom"
+        return self.region.value
+
+    @property
+    def api_base_url(self) -> str | None:
+        """The API host, or None while a custom profile has no URL yet."""
+        if self.kind == "custom":
+            return self.base_url
+        return REGION_BASE_URLS[self.region or Region.EU]
+
+    def connection_profile(self) -> ConnectionProfile:
+        """The client layer's profile; raises ValueError (pydantic's ValidationError) when incomplete."""
+        data = self.model_dump(include={"name", "kind", "region", "base_url", "token_url"}, exclude_none=True)
+        if self.kind == "tenant":
+            data.pop("base_url", None)
+        return ConnectionProfile.model_validate(data)
+
+    @classmethod
+    def of_choice(cls, name: str, choice: str, url: str = "", **identifiers: str) -> SavedProfile:
+        if choice == "custom":
+            return cls(name=name, kind="custom", region=None, base_url=url or None, **identifiers)
+        return cls(name=name, kind="tenant", region=Region(choice), **identifiers)
 
 
 class StudioSettings(BaseModel):
@@ -64,7 +96,9 @@ class StudioSettings(BaseModel):
     last_folder: str = ""
     last_profile: str = ""
     recent_files: list[str] = []
-    profiles: list[ConnectionProfile] = []
+    profiles: list[SavedProfile] = []
+    # Where run folders are made; empty: the user data folder's `runs`.
+    runs_folder: str = ""
     preview_size: int = Field(default=50, ge=20, le=100)
 
     def with_recent(self, path: Path) -> StudioSettings:
@@ -72,7 +106,15 @@ class StudioSettings(BaseModel):
         recent = [entry, *(p for p in self.recent_files if p != entry)][:MAX_RECENT]
         return self.model_copy(update={"recent_files": recent, "last_folder": str(path.parent)})
 
-    def profile(self, name: str) -> ConnectionProfile | None:
+    def runs_root(self) -> Path:
+        """Where run folders are made: the chosen folder, else `runs` in the user data folder."""
+        if self.runs_folder:
+            return Path(self.runs_folder)
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("cdp-poc-studio")) / "runs"
+
+    def profile(self, name: str) -> SavedProfile | None:
         return next((p for p in self.profiles if p.name == name), None)
 
 

@@ -1,8 +1,9 @@
 """TaskRunner: runs plain, Qt-free job bodies off the UI thread and hands their outcome back on it.
 
-A job body is `body(report, cancel) -> result`: a blocking function that calls `report(Progress(...))` now and
-then and checks `cancel` between units of work. It never touches a widget. The runner keeps a strong reference
-to every job until it has finished, and delivers progress and the outcome as signals on the UI thread.
+A job body is `body(report, cancel) -> result`: a blocking function that calls `report(ProgressReport(...))` now
+and then and checks `cancel` between units of work (both from `domain.progress`, as the pipeline uses them). It
+never touches a widget. The runner keeps a strong reference to every job until it has finished, and delivers
+progress and the outcome as signals on the UI thread.
 
 Tests inject `ImmediateExecutor()`, which runs each body at once on the calling thread, so a click that submits
 a job has its result on screen when the click returns.
@@ -18,10 +19,14 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from cdp_poc_studio.workers.cancel import Cancelled, CancelToken, Progress, Report
+from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressCallback, ProgressReport
+from cdp_poc_studio.workers.pyside_fix import guard
 
 log = logging.getLogger(__name__)
+# Every job crosses threads by emitting signals: see pyside_fix for why this must run first.
+guard()
 
+Report = ProgressCallback
 Body = Callable[[Report, CancelToken], Any]
 
 
@@ -58,7 +63,7 @@ class Job(QObject):
     """One submitted job body, observed from the UI thread.
 
     Signals:
-        progressed(Progress): the body reported progress.
+        progressed(ProgressReport): the body reported progress.
         succeeded(object): the body returned this result.
         failed(object): the body raised this exception (not `Cancelled`).
         cancelled(): the body stopped because `cancel()` was called.
@@ -130,7 +135,7 @@ class TaskRunner(QObject):
         name: str = "job",
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
-        on_progress: Callable[[Progress], None] | None = None,
+        on_progress: Callable[[ProgressReport], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
         on_finished: Callable[[], None] | None = None,
     ) -> Job:
@@ -160,7 +165,7 @@ class TaskRunner(QObject):
     def _run(self, job: Job) -> None:
         """On the worker thread: run the body, then post the outcome to the UI thread."""
 
-        def report(progress: Progress) -> None:
+        def report(progress: ProgressReport) -> None:
             self._post(lambda: job.progressed.emit(progress))
 
         try:

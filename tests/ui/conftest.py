@@ -11,6 +11,7 @@ import keyring
 import keyring.backend
 import keyring.errors
 import pytest
+from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QApplication
 
 from cdp_poc_studio.app import create_main_window
@@ -29,6 +30,8 @@ class FakeDialogs:
         self.texts: list[str | None] = []
         self.asked: list[tuple[str, Any]] = []
         self.errors: list[tuple[str, str]] = []
+        self.confirm_answers: list[bool] = []
+        self.confirmed: list[tuple[str, str, str]] = []
 
     def ask_save_changes(self, parent: Any, name: str) -> str:
         self.asked.append(("save_changes", name))
@@ -51,6 +54,10 @@ class FakeDialogs:
 
     def info(self, parent: Any, title: str, text: str) -> None:
         self.asked.append(("info", title))
+
+    def confirm(self, parent: Any, title: str, text: str, details: str = "") -> bool:
+        self.confirmed.append((title, text, details))
+        return self.confirm_answers.pop(0)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -107,9 +114,26 @@ def sandbox_options() -> SandboxOptions:
     return SandboxOptions(db_path=":memory:")
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client layer reads CDP_API_TOKEN and friends for every profile: a developer's shell must not leak in."""
+    for name in ("CDP_CLIENT_KEY", "CDP_API_TOKEN", "CDP_OAUTH_CLIENT_ID", "CDP_OAUTH_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
-def make_window(qtbot, tmp_path: Path, dialogs: FakeDialogs, memory_keyring, sandbox_options):  # type: ignore[no-untyped-def]
+def opened_urls() -> list[QUrl]:
+    """What the studio asked the desktop to open (instead of a browser)."""
+    return []
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path: Path, dialogs: FakeDialogs, memory_keyring, sandbox_options, opened_urls):  # type: ignore[no-untyped-def]
     windows: list[MainWindow] = []
+
+    def record(url: QUrl) -> bool:
+        opened_urls.append(url)
+        return True
 
     def make(runner: TaskRunner | None = None, settings_path: Path | None = None) -> MainWindow:
         window = create_main_window(
@@ -119,6 +143,10 @@ def make_window(qtbot, tmp_path: Path, dialogs: FakeDialogs, memory_keyring, san
             sandbox_options=sandbox_options,
             autostart_sandbox=False,
             preview_delay_ms=0,
+            runs_root=tmp_path / "runs",
+            open_url=record,
+            # The sandbox processes a small batch file in milliseconds: poll its status quickly.
+            batch_poll_seconds=0.05,
         )
         # Closed by this fixture, not by qtbot.addWidget: pytest-qt would close it before the document is reset,
         # and the unsaved-changes question would have no scripted answer.

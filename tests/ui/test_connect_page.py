@@ -6,13 +6,16 @@ import httpx
 import pytest
 from PySide6.QtCore import Qt
 
-from cdp_poc_studio.ui.connection_check import BASIC, HOST, OAUTH
+from cdp_poc_studio.cdp.secrets import SecretName
 from cdp_poc_studio.ui.main_window import MainWindow
+from cdp_poc_studio.ui.pages.connect import FAILED, NOT_SET, OK
 from cdp_poc_studio.workers.tasks import TaskRunner
+
+ALL_OK = {"rest": OK, "batch": OK, "oauth": OK}
 
 
 def _outcomes(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {check.credential: check.outcome for check in page.results or []}
+    return {check.name: page.outcome(check) for check in page.results or []}
 
 
 def _type(qtbot, edit, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -35,16 +38,16 @@ def test_sandbox_start_test_wrong_credentials_faults_and_stop(qtbot, window: Mai
     # The right credentials (the sandbox's own, prefilled).
     with qtbot.waitSignal(page.connection_tested):
         qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
-    assert _outcomes(page) == {HOST: "ok", BASIC: "ok", OAUTH: "ok"}
+    assert _outcomes(page) == ALL_OK
     assert page.validation_error() is None
 
-    # A wrong API token: only the Basic credential fails, and the page says which.
+    # A wrong API token: only the Basic credential fails (on both APIs it opens), and the page says which.
     _type(qtbot, page.api_token_edit, "not-the-token")
     with qtbot.waitSignal(page.connection_tested):
         qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
-    assert _outcomes(page) == {HOST: "ok", BASIC: "failed", OAUTH: "ok"}
-    assert page.results_table.item(1, 1).text() == "✖ Failed"
-    assert "client key or the API token is wrong" in page.results_table.item(1, 2).text()
+    assert _outcomes(page) == {"rest": FAILED, "batch": FAILED, "oauth": OK}
+    assert page.results_table.item(0, 1).text() == "✖ Failed"
+    assert "refused (HTTP 401)" in page.results_table.item(0, 2).text()
     assert "connection test failed" in (page.validation_error() or "")
 
     # A wrong OAuth secret: now the OAuth credential fails and Basic passes.
@@ -52,8 +55,19 @@ def test_sandbox_start_test_wrong_credentials_faults_and_stop(qtbot, window: Mai
     _type(qtbot, page.oauth_secret_edit, "wrong-secret")
     with qtbot.waitSignal(page.connection_tested):
         qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
-    assert _outcomes(page) == {HOST: "ok", BASIC: "ok", OAUTH: "failed"}
-    assert "OAuth client id or secret is wrong" in page.results_table.item(2, 2).text()
+    assert _outcomes(page) == {"rest": OK, "batch": OK, "oauth": FAILED}
+    assert "wrong OAuth client id or secret" in page.results_table.item(2, 2).text()
+    # Every test call is in the request console, the secrets masked.
+    window.show_console()
+    console = window.console
+    assert console.model.rowCount() >= 6
+    texts = [console.model.entry(row).url for row in range(console.model.rowCount())]
+    assert any("/v2.1/guests" in url for url in texts)
+    for row in range(console.model.rowCount()):
+        entry = console.model.entry(row)
+        dumped = repr(entry.to_json())
+        assert "wrong-secret" not in dumped
+        assert sandbox.options.api_token not in dumped
 
     # Faults go to the running sandbox through its admin API.
     qtbot.keyClicks(page.fault_edit, "status=503,rate=0.5,path=/v2.1/*")
@@ -90,7 +104,7 @@ def test_sandbox_on_real_threads_keeps_the_ui_responsive(qtbot, make_window) -> 
         assert sandbox.state == "starting"  # the click returned before the sandbox was up
     with qtbot.waitSignal(page.connection_tested, timeout=20_000):
         qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
-    assert _outcomes(page) == {HOST: "ok", BASIC: "ok", OAUTH: "ok"}
+    assert _outcomes(page) == ALL_OK
     with qtbot.waitSignal(sandbox.state_changed, timeout=20_000, check_params_cb=lambda s: s == "stopped"):
         qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
 
@@ -107,7 +121,7 @@ def test_real_tenant_profile_banner_and_keyring(qtbot, window: MainWindow, dialo
     assert "api-engage-us" in window.banner.text()
     _type(qtbot, page.client_key_edit, "ck-123")
     _type(qtbot, page.api_token_edit, "token-456")
-    assert memory_keyring.values[("cdp-poc-studio", "acme-uat/api_token")] == "token-456"
+    assert memory_keyring.values[("cdp-poc-studio", "acme-uat:api_token")] == "token-456"
     saved = window.context.settings_store.path.read_text()
     assert "ck-123" in saved
     assert "token-456" not in saved
@@ -127,9 +141,9 @@ def test_no_keyring_says_so_and_offers_the_session(qtbot, window: MainWindow, di
     assert page.keyring_notice.isVisible()
     assert "No OS keyring" in page.keyring_notice.text()
     _type(qtbot, page.api_token_edit, "token-789")
-    assert window.context.secrets.get("acme-prod", "api_token") == (None, "")
+    assert window.context.secrets.get("acme-prod", SecretName.API_TOKEN) == (None, "")
     qtbot.mouseClick(page.session_button, Qt.MouseButton.LeftButton)
-    value, where = window.context.secrets.get("acme-prod", "api_token")
+    value, where = window.context.secrets.get("acme-prod", SecretName.API_TOKEN)
     assert where == "session"
     assert value is not None
     assert value.get_secret_value() == "token-789"
@@ -147,4 +161,7 @@ def test_unreachable_tenant_reports_the_host_and_skips_the_rest(qtbot, window: M
     _type(qtbot, page.api_token_edit, "tk")
     with qtbot.waitSignal(page.connection_tested):
         qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
-    assert _outcomes(page) == {HOST: "failed", BASIC: "skipped", OAUTH: "skipped"}
+    # Each credential is reported on its own: the two that were given cannot reach the host, OAuth is not set.
+    assert _outcomes(page) == {"rest": FAILED, "batch": FAILED, "oauth": NOT_SET}
+    assert "cannot reach http://127.0.0.1:9" in page.results[0].message
+    assert "connection test failed" in (page.validation_error() or "")

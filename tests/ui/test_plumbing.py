@@ -13,12 +13,16 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from cdp_poc_studio.app import NO_DISPLAY_MESSAGE, display_problem
+from cdp_poc_studio.cdp.profiles import ConnectionProfile, Region
+from cdp_poc_studio.cdp.secrets import KeyringSecretStore, SecretName
 from cdp_poc_studio.cli import cli
+from cdp_poc_studio.domain.errors import SecretStoreUnavailable
+from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressReport
 from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess, SandboxStartError
-from cdp_poc_studio.ui.secrets import KeyringSecretStore, SecretStoreUnavailable, StudioSecrets
-from cdp_poc_studio.ui.settings import ConnectionProfile, SettingsStore, StudioSettings
-from cdp_poc_studio.workers.cancel import Cancelled, CancelToken, Progress, Report
-from cdp_poc_studio.workers.tasks import ImmediateExecutor, TaskRunner
+from cdp_poc_studio.ui.credentials import StudioSecrets
+from cdp_poc_studio.ui.settings import SavedProfile, SettingsStore, StudioSettings
+from cdp_poc_studio.workers.tasks import ImmediateExecutor, Report, TaskRunner
+from cdp_poc_studio.workers.throttle import ProgressThrottle
 
 # -- the task runner ------------------------------------------------------------------------------------------
 
@@ -28,11 +32,11 @@ def test_immediate_runner_delivers_progress_result_and_failure(qtbot) -> None:
     seen: list[object] = []
 
     def body(report: Report, cancel: CancelToken) -> int:
-        report(Progress(1, 2, "half"))
+        report(ProgressReport("work", 1, 2, message="half"))
         return 42
 
     runner.submit(body, on_progress=seen.append, on_success=seen.append, on_finished=lambda: seen.append("end"))
-    assert seen == [Progress(1, 2, "half"), 42, "end"]
+    assert seen == [ProgressReport("work", 1, 2, message="half"), 42, "end"]
     assert not runner.busy
 
     def broken(report: Report, cancel: CancelToken) -> None:
@@ -77,15 +81,52 @@ def test_cancel_token() -> None:
         token.raise_if_cancelled()
 
 
+def test_progress_throttle_passes_first_last_and_a_few_a_second() -> None:
+    now = [0.0]
+    seen: list[ProgressReport] = []
+    throttle = ProgressThrottle(seen.append, interval=0.1, clock=lambda: now[0])
+    for done in range(1, 101):
+        now[0] = done * 0.01  # a report every 10 ms for one second
+        throttle(ProgressReport("send", done, 100))
+        throttle(ProgressReport("upload", done, None))
+    send = [r.done for r in seen if r.stage == "send"]
+    assert send[0] == 1
+    assert send[-1] == 100  # the finishing report always goes through
+    assert len(send) <= 12
+    assert 8 <= len([r for r in seen if r.stage == "upload"]) <= 11
+
+
 # -- settings -------------------------------------------------------------------------------------------------
 
 
 def test_settings_save_only_what_changed(tmp_path: Path) -> None:
     store = SettingsStore(tmp_path / "settings.json")
-    store.save(StudioSettings(last_folder="/work", profiles=[ConnectionProfile(name="acme", client_key="ck")]))
+    store.save(StudioSettings(last_folder="/work", profiles=[SavedProfile(name="acme", client_key="ck")]))
     data = json.loads(store.path.read_text())
     assert data == {"last_folder": "/work", "profiles": [{"client_key": "ck", "name": "acme"}]}
-    assert store.load().profile("acme") == ConnectionProfile(name="acme", client_key="ck")
+    assert store.load().profile("acme") == SavedProfile(name="acme", client_key="ck")
+
+
+def test_saved_profiles_are_the_client_layers_profiles(tmp_path: Path) -> None:
+    tenant = SavedProfile.of_choice("acme", "US", client_key="ck")
+    assert tenant.connection_profile() == ConnectionProfile.tenant(Region.US, name="acme")
+    custom = SavedProfile.of_choice("proxy", "custom", "https://cdp.example.com/")
+    assert custom.connection_profile() == ConnectionProfile.custom("https://cdp.example.com", name="proxy")
+    with pytest.raises(ValueError, match="base URL"):
+        SavedProfile.of_choice("nourl", "custom").connection_profile()
+    # A settings file from before the client layer (region "custom" and custom_url) still reads.
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"profiles": [
+        {"name": "old", "region": "custom", "custom_url": "http://127.0.0.1:9", "client_key": "ck"},
+        {"name": "eu", "region": "EU", "custom_url": ""},
+    ]}))  # fmt: skip
+    settings = SettingsStore(path).load()
+    old = settings.profile("old")
+    assert old is not None
+    assert (old.kind, old.base_url, old.client_key, old.choice) == ("custom", "http://127.0.0.1:9", "ck", "custom")
+    eu = settings.profile("eu")
+    assert eu is not None
+    assert eu.connection_profile().api_base_url == "https://api-engage-eu.sitecorecloud.io"
 
 
 def test_a_corrupt_settings_file_is_set_aside(tmp_path: Path) -> None:
@@ -113,25 +154,50 @@ def test_one_bad_value_is_dropped_and_the_rest_kept(tmp_path: Path) -> None:
 def test_keyring_store_without_a_keyring_raises_for_the_page_to_explain(no_keyring) -> None:
     store = KeyringSecretStore()
     with pytest.raises(SecretStoreUnavailable, match="no OS keyring"):
-        store.set("acme", "api_token", SecretStr("x"))
+        store.set("acme", SecretName.API_TOKEN, SecretStr("x"))
     secrets = StudioSecrets()
     assert secrets.keyring_available() is not None
-    assert secrets.store("acme", "api_token", SecretStr("x"), session_only=True) == "session"
-    assert secrets.get("acme", "api_token")[1] == "session"
+    assert secrets.store("acme", SecretName.API_TOKEN, SecretStr("x"), session_only=True) == "session"
+    assert secrets.get("acme", SecretName.API_TOKEN)[1] == "session"
 
 
 def test_keyring_and_environment(memory_keyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDP_API_TOKEN", raising=False)
     secrets = StudioSecrets()
-    assert secrets.store("acme", "api_token", SecretStr("k"), session_only=False) == "keyring"
-    assert keyring.get_password("cdp-poc-studio", "acme/api_token") == "k"
-    assert secrets.get("acme", "api_token")[1] == "keyring"
-    monkeypatch.setenv("CDP_POC_STUDIO_ACME_UAT_OAUTH_CLIENT_SECRET", "from-env")
-    value, where = secrets.get("acme-uat", "oauth_client_secret")
+    assert secrets.store("acme", SecretName.API_TOKEN, SecretStr("k"), session_only=False) == "keyring"
+    # The client layer's keyring entry, which `cdp-poc-studio run --target profile:acme` reads too.
+    assert keyring.get_password("cdp-poc-studio", "acme:api_token") == "k"
+    assert secrets.get("acme", SecretName.API_TOKEN)[1] == "keyring"
+    monkeypatch.setenv("CDP_OAUTH_CLIENT_SECRET", "from-env")
+    value, where = secrets.get("acme-uat", SecretName.OAUTH_CLIENT_SECRET)
     assert where == "environment"
     assert value is not None
     assert value.get_secret_value() == "from-env"
+    credentials = secrets.credentials(SavedProfile(name="acme", client_key="ck", oauth_client_id="oid"))
+    assert credentials.has_basic
+    assert credentials.has_oauth
     secrets.forget("acme")
-    assert secrets.get("acme", "api_token") == (None, "")
+    assert secrets.get("acme", SecretName.API_TOKEN) == (None, "")
+
+
+def test_the_command_line_reads_the_studios_profiles_and_keyring(
+    memory_keyring, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cdp_poc_studio.targets import TargetError, profile_target
+
+    for name in ("CDP_API_TOKEN", "CDP_CLIENT_KEY", "CDP_OAUTH_CLIENT_ID", "CDP_OAUTH_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    store = SettingsStore(tmp_path / "settings.json")
+    monkeypatch.setattr(SettingsStore, "default", classmethod(lambda cls: store))
+    store.save(StudioSettings(profiles=[SavedProfile.of_choice("acme", "custom", "http://127.0.0.1:9",
+                                                               client_key="ck-1")]))  # fmt: skip
+    with pytest.raises(TargetError, match="no API token"), profile_target("acme"):
+        pass
+    StudioSecrets().store("acme", SecretName.API_TOKEN, SecretStr("tok-123456"), session_only=False)
+    with profile_target("acme") as target:
+        assert target.kind == "profile"
+        assert target.connection.profile.api_base_url == "http://127.0.0.1:9"
+        assert target.connection.credentials_present == {"rest": True, "batch": True, "oauth": False}
 
 
 # -- the sandbox child process --------------------------------------------------------------------------------
@@ -180,3 +246,18 @@ def test_the_gui_without_a_display_points_to_the_demo(args: list[str], monkeypat
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert "cdp-poc-studio demo" in result.output
+
+
+def test_the_pyside_emit_refcount_guard_holds_on_python_3_11(qtbot) -> None:
+    """PySide6 6.12.0 takes a reference from True on every emit; on 3.11 the studio aborted after long runs."""
+    import sys
+
+    from cdp_poc_studio.workers import pyside_fix
+
+    if sys.version_info < (3, 12) and pyside_fix.emit_steals_true():
+        assert pyside_fix.guard()
+        assert sys.getrefcount(True) > 1 << 39
+    runner = TaskRunner(executor=ImmediateExecutor())
+    for _ in range(20_000):  # each job emits several signals
+        runner.submit(lambda report, cancel: None)
+    assert not runner.busy

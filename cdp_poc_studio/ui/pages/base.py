@@ -28,8 +28,6 @@ class Page(QWidget):
 
     title = ""
     subtitle = ""
-    # False for the steps that part 2 of the studio brings (send, verify, report).
-    available = True
 
     def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -25,19 +25,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cdp_poc_studio.cdp.connection import CdpConnection, CredentialCheck
+from cdp_poc_studio.cdp.profiles import ConnectionProfile
+from cdp_poc_studio.cdp.secrets import Credentials, SecretName
+from cdp_poc_studio.domain.errors import SecretStoreUnavailable
+from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.roundtrip.scenario import Scenario, TargetSpec
 from cdp_poc_studio.sandbox.faults import FaultRule
 from cdp_poc_studio.sandbox_admin import SandboxAdmin, describe_fault
-from cdp_poc_studio.ui.connection_check import ConnectionSettings, CredentialCheck, check_connection
 from cdp_poc_studio.ui.context import StudioContext
+from cdp_poc_studio.ui.credentials import WHERE
 from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.ui.secrets import SecretStoreUnavailable
-from cdp_poc_studio.ui.settings import REGION_URLS, ConnectionProfile
-from cdp_poc_studio.workers.cancel import CancelToken, Report
+from cdp_poc_studio.ui.settings import REGION_URLS, SavedProfile
+from cdp_poc_studio.workers.tasks import Report
 
 SANDBOX = "__sandbox__"
-OUTCOME_TEXT = {"ok": "✔ OK", "failed": "✖ Failed", "skipped": "– Not checked"}
-SECRET_LABELS = {"api_token": "API token", "oauth_client_secret": "OAuth client secret"}
+SECRET_LABELS = {SecretName.API_TOKEN: "API token", SecretName.OAUTH_CLIENT_SECRET: "OAuth client secret"}
+CHECK_LABELS = {"rest": "Guest and Order REST", "batch": "Batch", "oauth": "Audience Export (OAuth)"}
+OK, FAILED, NOT_SET = "✔ OK", "✖ Failed", "– Not set"
 
 
 class ConnectPage(Page):
@@ -56,6 +61,8 @@ class ConnectPage(Page):
     def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self._results: list[CredentialCheck] | None = None
+        # Which credentials were given when the test ran: a check of a credential left empty is "not set".
+        self._present: dict[str, bool] = {}
         self._testing = False
         self._missing_profile: str | None = None
         self._keyring_problem: str | None = None
@@ -160,8 +167,8 @@ class ConnectPage(Page):
         self.oauth_secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.client_key_edit.editingFinished.connect(self._on_tenant_edited)
         self.oauth_id_edit.editingFinished.connect(self._on_tenant_edited)
-        self.api_token_edit.editingFinished.connect(lambda: self._on_secret_edited("api_token"))
-        self.oauth_secret_edit.editingFinished.connect(lambda: self._on_secret_edited("oauth_client_secret"))
+        self.api_token_edit.editingFinished.connect(lambda: self._on_secret_edited(SecretName.API_TOKEN))
+        self.oauth_secret_edit.editingFinished.connect(lambda: self._on_secret_edited(SecretName.OAUTH_CLIENT_SECRET))
         for edit in (self.client_key_edit, self.api_token_edit, self.oauth_id_edit, self.oauth_secret_edit):
             edit.textEdited.connect(self._on_credentials_typed)
         self.secret_source = QLabel()
@@ -237,23 +244,19 @@ class ConnectPage(Page):
     def current_profile_name(self) -> str:
         return "" if self.selected == SANDBOX else self.selected
 
-    def current_profile(self) -> ConnectionProfile | None:
+    def current_profile(self) -> SavedProfile | None:
         if self.selected == SANDBOX:
             return None
-        return self.context.settings.profile(self.selected) or ConnectionProfile(name=self.selected)
+        return self.context.settings.profile(self.selected) or SavedProfile(name=self.selected)
 
     def real_tenant(self) -> tuple[str, str] | None:
         """(profile name, base URL) when the target is a real tenant, for the banner."""
         profile = self.current_profile()
         if profile is None:
             return None
-        try:
-            url = profile.base_url or "no URL yet"
-        except KeyError:
-            url = "no URL yet"
-        return profile.name, url
+        return profile.name, profile.api_base_url or "no URL yet"
 
-    def _save_profile(self, profile: ConnectionProfile) -> None:
+    def _save_profile(self, profile: SavedProfile) -> None:
         profiles = [p for p in self.context.settings.profiles if p.name != profile.name] + [profile]
         self.context.update_settings(profiles=profiles, last_profile=profile.name)
         self.context.save_settings()
@@ -267,7 +270,7 @@ class ConnectPage(Page):
             self.context.dialogs.error(self, "New tenant profile", f"A profile named {name!r} exists already.")
             return
         try:
-            profile = ConnectionProfile(name=name)
+            profile = SavedProfile(name=name)
         except ValidationError as exc:
             self.context.dialogs.error(self, "New tenant profile", str(exc.errors()[0]["msg"]))
             return
@@ -314,33 +317,38 @@ class ConnectPage(Page):
                 self.delete_profile_button.setEnabled(False)
             else:
                 self.pages.setCurrentIndex(1)
-                self.region_combo.setCurrentIndex(max(0, self.region_combo.findData(profile.region)))
-                self.custom_url_edit.setText(profile.custom_url)
-                self.custom_url_edit.setEnabled(profile.region == "custom")
+                self.region_combo.setCurrentIndex(max(0, self.region_combo.findData(profile.choice)))
+                self.custom_url_edit.setText(profile.base_url if profile.kind == "custom" and profile.base_url else "")
+                self.custom_url_edit.setEnabled(profile.choice == "custom")
                 self.client_key_edit.setText(profile.client_key)
                 self.oauth_id_edit.setText(profile.oauth_client_id)
                 sources = []
-                for name, edit in (("api_token", self.api_token_edit),
-                                   ("oauth_client_secret", self.oauth_secret_edit)):  # fmt: skip
+                for name, edit in self._secret_edits():
                     value, where = self.context.secrets.get(profile.name, name)
                     edit.setText(value.get_secret_value() if value else "")
                     if where:
-                        sources.append(f"{SECRET_LABELS[name]} from the {_where(where)}")
+                        sources.append(f"{SECRET_LABELS[name]} from the {WHERE[where]}")
                 self.secret_source.setText("; ".join(sources) or "Secrets are kept in the OS keyring, never in files.")
                 self.delete_profile_button.setEnabled(True)
                 self._keyring_problem = self.context.secrets.keyring_available()
                 self._show_keyring_notice()
         self.status_changed.emit()
 
+    def _secret_edits(self) -> tuple[tuple[SecretName, QLineEdit], ...]:
+        return (
+            (SecretName.API_TOKEN, self.api_token_edit),
+            (SecretName.OAUTH_CLIENT_SECRET, self.oauth_secret_edit),
+        )
+
     def _show_keyring_notice(self) -> None:
         if self._keyring_problem and self.current_profile() is not None:
+            problem = self._keyring_problem[:1].upper() + self._keyring_problem[1:]
             if self._session_only:
-                text = (f"No OS keyring: {self._keyring_problem}. Secrets are kept for this session only and "
-                        "forgotten when the studio closes.")  # fmt: skip
+                text = (f"No OS keyring here. Secrets are kept for this session only and forgotten when the "
+                        f"studio closes. ({problem}.)")  # fmt: skip
             else:
-                text = (f"No OS keyring: {self._keyring_problem}. Secrets you type are not stored anywhere yet; "
-                        "keep them for this session only, or set CDP_POC_STUDIO_<PROFILE>_API_TOKEN and "
-                        "CDP_POC_STUDIO_<PROFILE>_OAUTH_CLIENT_SECRET.")  # fmt: skip
+                text = (f"{problem}. Secrets you type are not stored anywhere yet: keep them for this session "
+                        "only with the button below.")  # fmt: skip
             self.keyring_notice.setText(text)
             self.keyring_notice.show()
             self.session_button.setVisible(not self._session_only)
@@ -357,13 +365,13 @@ class ConnectPage(Page):
         region = self.region_combo.currentData()
         self.custom_url_edit.setEnabled(region == "custom")
         try:
-            updated = ConnectionProfile(
-                name=profile.name,
-                region=region,
-                custom_url=self.custom_url_edit.text().strip(),
+            updated = SavedProfile.of_choice(
+                profile.name,
+                region,
+                self.custom_url_edit.text().strip(),
                 client_key=self.client_key_edit.text().strip(),
                 oauth_client_id=self.oauth_id_edit.text().strip(),
-            )
+            ).model_copy(update={"token_url": profile.token_url})
         except ValidationError as exc:
             self.secret_source.setText(f"Not saved: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
             return
@@ -378,30 +386,30 @@ class ConnectPage(Page):
         self._show_results()
         self.status_changed.emit()
 
-    def _on_secret_edited(self, name: str) -> None:
+    def _on_secret_edited(self, name: SecretName) -> None:
         profile = self.current_profile()
         if self._loading or profile is None:
             return
-        edit = self.api_token_edit if name == "api_token" else self.oauth_secret_edit
+        edit = dict(self._secret_edits())[name]
         text = edit.text()
         if not text:
             return
         self._store_secret(profile.name, name, SecretStr(text))
 
-    def _store_secret(self, profile: str, name: str, value: SecretStr) -> None:
+    def _store_secret(self, profile: str, name: SecretName, value: SecretStr) -> None:
         try:
             where = self.context.secrets.store(profile, name, value, session_only=self._session_only)
         except SecretStoreUnavailable as exc:
             self._keyring_problem = str(exc)
             self._show_keyring_notice()
             return
-        self.secret_source.setText(f"{SECRET_LABELS[name]} kept in the {_where(where)}.")
+        self.secret_source.setText(f"{SECRET_LABELS[name]} kept in the {WHERE[where]}.")
 
     def _on_session_only_clicked(self) -> None:
         self._session_only = True
         profile = self.current_profile()
         if profile is not None:
-            for name, edit in (("api_token", self.api_token_edit), ("oauth_client_secret", self.oauth_secret_edit)):
+            for name, edit in self._secret_edits():
                 if edit.text():
                     self.context.secrets.store(profile.name, name, SecretStr(edit.text()), session_only=True)
         self._show_keyring_notice()
@@ -513,45 +521,48 @@ class ConnectPage(Page):
 
     # -- testing the connection --------------------------------------------------------------------------------
 
-    def connection_settings(self) -> ConnectionSettings | None:
-        profile = self.current_profile()
-        if profile is None:
+    def connection_target(self) -> tuple[ConnectionProfile, Credentials] | None:
+        """The client layer's profile and the credentials as typed on the page; None without an address."""
+        if self.selected == SANDBOX:
             base = self.context.sandbox.base_url
             if not base:
                 return None
-            token_url = f"{base}/oauth/token"
+            profile = ConnectionProfile.sandbox(base)
         else:
+            saved = self.current_profile()
+            assert saved is not None
             try:
-                base = profile.base_url
-            except KeyError:
+                profile = saved.connection_profile()
+            except ValueError:
                 return None
-            if not base:
-                return None
-            token_url = profile.token_url
-        token, secret = self.api_token_edit.text(), self.oauth_secret_edit.text()
-        return ConnectionSettings(
-            base_url=base,
-            token_url=token_url,
-            client_key=self.client_key_edit.text().strip(),
-            api_token=SecretStr(token) if token else None,
-            oauth_client_id=self.oauth_id_edit.text().strip(),
-            oauth_client_secret=SecretStr(secret) if secret else None,
+        credentials = Credentials.of(
+            self.client_key_edit.text().strip() or None,
+            self.api_token_edit.text() or None,
+            self.oauth_id_edit.text().strip() or None,
+            self.oauth_secret_edit.text() or None,
         )
+        return profile, credentials
 
     def test_connection(self) -> None:
-        settings = self.connection_settings()
-        if settings is None:
-            self._results = [CredentialCheck("Host", "failed", "no address: start the sandbox, or choose a region")]
+        """Each credential checked on its own API by `CdpConnection.test_connection`, in a job."""
+        target = self.connection_target()
+        if target is None:
+            self._present = {}
+            self._results = [CredentialCheck("rest", False, "no address: start the sandbox, or choose a region")]
             self._show_results()
             self.connection_tested.emit(self._results)
             return
+        profile, credentials = target
+        self._present = {"rest": credentials.has_basic, "batch": credentials.has_basic, "oauth": credentials.has_oauth}
         self._testing = True
         self.test_button.setEnabled(False)
         self.test_button.setText("Testing…")
         self.status_changed.emit()
+        request_log = self.context.request_log
 
-        def body(report: Report, cancel: CancelToken) -> list[CredentialCheck]:
-            return check_connection(settings, report, cancel)
+        def body(_report: Report, _cancel: CancelToken) -> list[CredentialCheck]:
+            with CdpConnection(profile, credentials, request_log=request_log) as connection:
+                return connection.test_connection()
 
         def done(results: list[CredentialCheck]) -> None:
             self._results = results
@@ -559,7 +570,7 @@ class ConnectPage(Page):
             self.connection_tested.emit(results)
 
         def failed(exc: BaseException) -> None:
-            self._results = [CredentialCheck("Host", "failed", f"the test itself failed: {exc}")]
+            self._results = [CredentialCheck("rest", False, f"the test itself failed: {exc}")]
             self._show_results()
             self.connection_tested.emit(self._results)
 
@@ -572,19 +583,30 @@ class ConnectPage(Page):
         self.context.runner.submit(body, name="test-connection", on_success=done, on_failure=failed,
                                    on_finished=finished)  # fmt: skip
 
+    def outcome(self, check: CredentialCheck) -> str:
+        """What the results table says: OK, Failed, or Not set (a credential left empty is not a failure)."""
+        if check.ok:
+            return OK
+        return FAILED if self._present.get(check.name, True) else NOT_SET
+
+    def failures(self) -> list[CredentialCheck]:
+        return [c for c in self._results or [] if self.outcome(c) == FAILED]
+
     def _show_results(self) -> None:
         results = self._results or []
         self.results_table.setRowCount(len(results))
         for row, check in enumerate(results):
-            outcome = QTableWidgetItem(OUTCOME_TEXT[check.outcome])
+            text = self.outcome(check)
+            outcome = QTableWidgetItem(text)
             outcome.setForeground(
-                Qt.GlobalColor.darkGreen if check.outcome == "ok" else
-                (Qt.GlobalColor.red if check.outcome == "failed" else Qt.GlobalColor.gray)
-            )  # fmt: skip
-            self.results_table.setItem(row, 0, QTableWidgetItem(check.credential))
+                Qt.GlobalColor.darkGreen
+                if text == OK
+                else (Qt.GlobalColor.red if text == FAILED else Qt.GlobalColor.gray)
+            )
+            self.results_table.setItem(row, 0, QTableWidgetItem(CHECK_LABELS.get(check.name, check.name)))
             self.results_table.setItem(row, 1, outcome)
-            detail = QTableWidgetItem(check.detail)
-            detail.setToolTip(check.detail)
+            detail = QTableWidgetItem(check.message)
+            detail.setToolTip(check.message)
             self.results_table.setItem(row, 2, detail)
         self.results_table.resizeRowsToContents()
         self.status_changed.emit()
@@ -622,7 +644,7 @@ class ConnectPage(Page):
         return self._testing
 
     def validation_error(self) -> str | None:
-        failed = [c for c in self._results or [] if c.outcome == "failed"]
+        failed = self.failures()
         if self.selected == SANDBOX:
             state = self.context.sandbox.state
             if state == "starting":
@@ -632,14 +654,10 @@ class ConnectPage(Page):
         else:
             profile = self.current_profile()
             assert profile is not None
-            if profile.region == "custom" and not profile.custom_url:
+            if profile.kind == "custom" and not profile.base_url:
                 return "enter the tenant's URL"
             if not self.client_key_edit.text().strip() or not self.api_token_edit.text():
                 return "enter the client key and the API token"
         if failed:
-            return f"the connection test failed: {failed[0].credential}: {failed[0].detail}"
+            return f"the connection test failed: {failed[0].message}"
         return None
-
-
-def _where(where: str) -> str:
-    return {"keyring": "OS keyring", "session": "session memory", "environment": "environment"}.get(where, where)

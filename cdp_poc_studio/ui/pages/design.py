@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.domain.schema_check import serialised_fields
 from cdp_poc_studio.domain.schema_file import SchemaFileError
@@ -43,7 +44,7 @@ from cdp_poc_studio.ui.preview import (
 from cdp_poc_studio.ui.qmodels.preview_table import PreviewTableModel
 from cdp_poc_studio.ui.widgets.json_tree import JsonTree
 from cdp_poc_studio.ui.widgets.schema_editor import SchemaEditor
-from cdp_poc_studio.workers.cancel import CancelToken, Report
+from cdp_poc_studio.workers.tasks import Report
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 MAX_SEED = 2**31 - 1

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from cdp_poc_studio.domain.lint import lint_record
+from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.domain.schema_file import SchemaFileError
 from cdp_poc_studio.roundtrip.mapping import apply_mapping
 from cdp_poc_studio.roundtrip.scenario import WIRE_PATH, MappingRule, Scenario
@@ -44,7 +45,7 @@ from cdp_poc_studio.ui.source_mapping import (
     target_choices,
     validate_targets,
 )
-from cdp_poc_studio.workers.cancel import CancelToken, Report
+from cdp_poc_studio.workers.tasks import Report
 
 SAMPLE_GUESTS = 10
 FIXED = ("guestType", "identifiers")

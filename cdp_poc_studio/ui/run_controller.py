@@ -1,0 +1,505 @@
+"""The current run, shared by the Send, Verify and Report pages: the round-trip pipeline in a job, its progress by
+stage, throughput samples for the live chart, cancel, resume, and the report it ends with.
+
+The pipeline never runs on the UI thread: it is a job body on the task runner. Its progress arrives thinned out
+(`ProgressThrottle`, ten reports a second per stage at most) and crosses threads only as Qt signals. Stage names
+of the client layer (`write`, `batch`, `upload batch-001.json.gz`, `rest`, `readback`, ...) are folded into the
+stages the user sees.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from cdp_poc_studio.cdp.connection import CdpConnection
+from cdp_poc_studio.cdp.profiles import ConnectionProfile
+from cdp_poc_studio.cdp.requestlog import LoggedRequest
+from cdp_poc_studio.cdp.secrets import Credentials
+from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
+from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+from cdp_poc_studio.roundtrip.report_model import RunReport
+from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
+from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
+from cdp_poc_studio.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.ui.context import StudioContext
+from cdp_poc_studio.ui.qmodels.request_table import is_error
+from cdp_poc_studio.workers.request_feed import RequestFeed
+from cdp_poc_studio.workers.tasks import Job, Report
+from cdp_poc_studio.workers.throttle import ProgressThrottle
+
+StageName = Literal["generate", "send", "readback", "export", "verify"]
+STAGE_LABELS: dict[str, str] = {
+    "generate": "Generate",
+    "send": "Send",
+    "readback": "Read back (REST)",
+    "export": "Audience export",
+    "verify": "Verify and report",
+}
+Status = Literal["pending", "running", "done", "skipped", "waiting", "failed", "cancelled"]
+SAMPLE_SECONDS = 0.25
+RATE_WINDOW = 2.0
+SAMPLES_KEPT = 240
+
+
+def ui_stage(stage: str) -> StageName | None:
+    """The stage the user sees for a client-layer progress stage."""
+    if stage in ("generate", "write"):
+        return "generate"
+    if stage in ("batch", "rest") or stage.startswith(("upload ", "processing ")):
+        return "send"
+    if stage == "readback":
+        return "readback"
+    return None
+
+
+@dataclass
+class StageView:
+    name: StageName
+    status: Status = "pending"
+    done: int = 0
+    total: int | None = None
+    errors: int = 0
+    rate: float | None = None
+    eta: float | None = None
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        return STAGE_LABELS[self.name]
+
+    def detail(self) -> str:
+        if self.status == "pending":
+            return "not started"
+        if self.status in ("skipped", "waiting", "cancelled", "failed") and not self.done:
+            return self.message or self.status
+        batch_files = self.name == "send" and self.message.startswith("batch")
+        unit = "files" if batch_files or self.name == "export" else "records"
+        text = f"{self.done:,}" + (f" of {self.total:,}" if self.total else "") + f" {unit}"
+        if self.rate:
+            text += f" · {self.rate:,.0f}/s"
+        if self.eta and self.status == "running":
+            text += f" · {_duration(self.eta)} left"
+        if self.errors:
+            text += f" · {self.errors:,} errors"
+        if self.message:
+            text += f" · {self.message}"
+        return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+@dataclass
+class TargetPlan:
+    """Everything the job needs to open the target on its own thread (built on the UI thread)."""
+
+    profile: ConnectionProfile
+    credentials: Credentials
+    description: str
+    kind: Literal["sandbox", "profile"]
+    profile_name: str | None = None
+    admin_url: str | None = None
+    nightly: bool = True
+    sandbox_db: str | None = None
+    sandbox_snapshot: Literal["immediate", "nightly"] | None = None
+    batch_poll_seconds: float | None = None
+
+    def open(self, connection: CdpConnection) -> Target:
+        return Target(
+            connection,
+            self.description,
+            self.kind,
+            profile=self.profile_name,
+            admin=SandboxAdmin(self.admin_url) if self.admin_url else None,
+            nightly_snapshot=self.nightly,
+        )
+
+
+@dataclass
+class Sample:
+    seconds: float
+    records_per_second: float
+    errors_per_second: float
+
+
+@dataclass
+class RunView:
+    stages: dict[str, StageView] = field(default_factory=dict)
+    samples: deque[Sample] = field(default_factory=lambda: deque(maxlen=SAMPLES_KEPT))
+
+
+class RunController(QObject):
+    """Starts, cancels and resumes the pipeline; the pages observe it.
+
+    Signals:
+        run_started(): a run (new or resumed) began; `folder` may still be None for a new one.
+        folder_opened(str): the run folder is known (made, or reopened to resume).
+        stages_changed(): a stage's progress or status changed (throttled).
+        sampled(object): a new throughput sample (Sample) for the live chart.
+        run_finished(object): the pipeline returned this RunReport (passed, failed or waiting).
+        run_failed(str): the pipeline stopped on an error; the message says what to do.
+        run_cancelled(): the user cancelled; the run folder can be resumed.
+        busy_changed(bool): a run started or ended.
+    """
+
+    run_started = Signal()
+    folder_opened = Signal(str)
+    stages_changed = Signal()
+    sampled = Signal(object)
+    run_finished = Signal(object)
+    run_failed = Signal(str)
+    run_cancelled = Signal()
+    busy_changed = Signal(bool)
+    _folder_known = Signal(str)
+
+    def __init__(self, context: StudioContext, feed: RequestFeed, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.folder: Path | None = None
+        self.report: RunReport | None = None
+        self.schema: ExtensionSchema | None = None
+        self.scenario: Scenario | None = None
+        self.load: str = "batch"
+        self.error: str | None = None
+        self.outcome: Literal["none", "running", "finished", "failed", "cancelled"] = "none"
+        self.view = RunView()
+        self._job: Job | None = None
+        self._started = 0.0
+        self._history: deque[tuple[float, str, int]] = deque(maxlen=int(RATE_WINDOW / SAMPLE_SECONDS) + 1)
+        self._errors_since = 0
+        self._export_files = 0
+        self._reset_stages([])
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(SAMPLE_SECONDS * 1000))
+        self._timer.timeout.connect(self._on_timer_timeout)
+        feed.received.connect(self._on_feed_received)
+        self._folder_known.connect(self._on_folder_known)
+
+    # -- state --------------------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    def stage(self, name: str) -> StageView:
+        return self.view.stages[name]
+
+    def _reset_stages(self, enabled: list[str]) -> None:
+        names: list[StageName] = ["generate", "send", "readback", "export", "verify"]
+        self.view = RunView(stages={n: StageView(n) for n in names})
+        for name in names:
+            if enabled and name not in enabled:
+                self.view.stages[name].status = "skipped"
+                self.view.stages[name].message = "not chosen in the scenario"
+
+    def _enabled(self, scenario: Scenario) -> list[str]:
+        pulls = {"rest": "readback", "export": "export"}
+        return ["generate", "send", *(pulls[p] for p in scenario.integration.pull_back), "verify"]
+
+    # -- the target -------------------------------------------------------------------------------------------
+
+    def target_plan(self, scenario: Scenario) -> TargetPlan | str:
+        """How to reach the scenario's target from the job, or what is missing (for the page to say)."""
+        context = self.context
+        if scenario.target.kind == "sandbox":
+            sandbox = context.sandbox
+            if sandbox.state != "running" or not sandbox.base_url:
+                return "start the embedded sandbox on the Connect page"
+            options = sandbox.options
+            return TargetPlan(
+                ConnectionProfile.sandbox(sandbox.base_url),
+                Credentials.of(
+                    options.client_key, options.api_token, options.oauth_client_id, options.oauth_client_secret
+                ),
+                f"embedded sandbox at {sandbox.base_url} ({options.snapshot} snapshot)",
+                "sandbox",
+                admin_url=sandbox.base_url,
+                nightly=options.snapshot == "nightly",
+                sandbox_db=options.db_path,
+                sandbox_snapshot=options.snapshot,
+                batch_poll_seconds=context.batch_poll_seconds if context.batch_poll_seconds is not None else 0.5,
+            )
+        name = scenario.target.profile or ""
+        saved = context.settings.profile(name)
+        if saved is None:
+            return f"the tenant profile {name!r} is not set up on this computer: create it on the Connect page"
+        try:
+            profile = saved.connection_profile()
+        except ValueError:
+            return f"the tenant profile {name!r} has no URL: enter it on the Connect page"
+        credentials = context.secrets.credentials(saved)
+        if not credentials.has_basic:
+            return f"the tenant profile {name!r} needs its client key and API token (Connect page)"
+        return TargetPlan(
+            profile,
+            credentials,
+            f"CDP tenant {name!r} at {profile.api_base_url}",
+            "profile",
+            profile_name=name,
+            batch_poll_seconds=context.batch_poll_seconds,
+        )
+
+    # -- starting and resuming --------------------------------------------------------------------------------
+
+    def start(self, scenario: Scenario, schema: ExtensionSchema) -> str | None:
+        """A new run of `scenario`; returns why not, or None when it started."""
+        if self.running:
+            return "a run is in progress"
+        plan = self.target_plan(scenario)
+        if isinstance(plan, str):
+            return plan
+        runs_root = self.context.runs_root
+        log = self.context.request_log
+
+        def body(report: Report, cancel: CancelToken) -> RunReport:
+            throttled = ProgressThrottle(report)
+            with CdpConnection(plan.profile, plan.credentials, request_log=log) as connection:
+                target = plan.open(connection)
+                pipeline = Pipeline.start(scenario, schema, runs_root, target, progress=throttled, cancel=cancel,
+                                          batch_poll_seconds=plan.batch_poll_seconds)  # fmt: skip
+                if plan.kind == "sandbox":
+                    state = pipeline.folder.load_state()
+                    state.sandbox_db = plan.sandbox_db
+                    state.sandbox_snapshot = plan.sandbox_snapshot
+                    pipeline.folder.save_state(state)
+                self._folder_known.emit(str(pipeline.folder.path))
+                return pipeline.run()
+
+        self._begin(scenario, schema, None)
+        self._submit(body)
+        return None
+
+    def resume(self, folder: Path) -> str | None:
+        """Complete a run folder: cancelled, crashed, or waiting for the nightly snapshot."""
+        if self.running:
+            return "a run is in progress"
+        run = RunFolder(folder)
+        try:
+            state = run.load_state()
+            scenario = load_scenario(run.scenario)
+            schema = scenario.resolved_schema(run.path)
+        except (FileNotFoundError, ValueError) as exc:
+            return f"{folder.name} cannot be resumed: {exc}"
+        problem = self._resumable(state)
+        if problem:
+            return problem
+        plan = self.target_plan(self._as_run_target(scenario, state))
+        if isinstance(plan, str):
+            return plan
+        log = self.context.request_log
+
+        def body(report: Report, cancel: CancelToken) -> RunReport:
+            throttled = ProgressThrottle(report)
+            with CdpConnection(plan.profile, plan.credentials, request_log=log) as connection:
+                target = plan.open(connection)
+                pipeline = Pipeline(scenario, schema, run, target, progress=throttled, cancel=cancel,
+                                    batch_poll_seconds=plan.batch_poll_seconds)  # fmt: skip
+                return pipeline.run()
+
+        self._begin(scenario, schema, folder)
+        for name, timing in state.stages.items():
+            if name in self.view.stages and timing.status in ("done", "skipped"):
+                stage = self.view.stages[name]
+                stage.status = timing.status
+                stage.done, stage.total = timing.records, timing.records or None
+                stage.message = timing.note or ("done before" if timing.status == "done" else stage.message)
+        self._submit(body)
+        return None
+
+    def _as_run_target(self, scenario: Scenario, state: RunState) -> Scenario:
+        if state.target_kind == "profile":
+            target = scenario.target.model_copy(update={"kind": "profile", "profile": state.profile})
+        else:
+            target = scenario.target.model_copy(update={"kind": "sandbox"})
+        return scenario.model_copy(update={"target": target})
+
+    def _resumable(self, state: RunState) -> str | None:
+        if state.target_kind != "sandbox":
+            return None
+        sandbox = self.context.sandbox
+        if sandbox.state != "running":
+            return "start the embedded sandbox on the Connect page to resume this run"
+        if state.sandbox_db and state.sandbox_db != sandbox.options.db_path:
+            return (f"this run went to the sandbox database {state.sandbox_db}, and the studio's sandbox uses "
+                    f"{sandbox.options.db_path}: resume it with `cdp-poc-studio resume` instead")  # fmt: skip
+        if state.sandbox_db == ":memory:" and state.run_id not in sandbox.session_runs:
+            return "this run went to a throwaway (in-memory) sandbox that has been stopped since: its data is gone"
+        return None
+
+    def _begin(self, scenario: Scenario, schema: ExtensionSchema, folder: Path | None) -> None:
+        self.scenario, self.schema, self.folder = scenario, schema, folder
+        self.load = scenario.integration.load
+        self.report = None
+        self.error = None
+        self.outcome = "running"
+        self._reset_stages(self._enabled(scenario))
+        self._started = time.monotonic()
+        self._history.clear()
+        self._errors_since = 0
+        self._export_files = 0
+        self.view.stages["generate"].status = "running"
+        if folder is not None:
+            self.folder_opened.emit(str(folder))
+        self._timer.start()
+        self.run_started.emit()
+        self.busy_changed.emit(True)
+        self.stages_changed.emit()
+
+    def _submit(self, body: Callable[[Report, CancelToken], RunReport]) -> None:
+        job = self.context.runner.submit(
+            body,
+            name="pipeline",
+            on_progress=self._on_job_progressed,
+            on_success=self._on_job_succeeded,
+            on_failure=self._on_job_failed,
+            on_cancelled=self._on_job_cancelled,
+            on_finished=self._on_job_finished,
+        )
+        # A serial executor (tests) has finished the job before `submit` returns.
+        self._job = None if job.done else job
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    # -- progress ---------------------------------------------------------------------------------------------
+
+    def _on_folder_known(self, path: str) -> None:
+        self.folder = Path(path)
+        sandbox = self.context.sandbox
+        sandbox.session_runs.add(self.folder.name)
+        self.folder_opened.emit(path)
+
+    def _on_job_progressed(self, report: ProgressReport) -> None:
+        name = ui_stage(report.stage)
+        if name is None:
+            return
+        self._advance_to(name)
+        stage = self.view.stages[name]
+        stage.status = "running"
+        if name == "send" and self.load == "batch":
+            if report.stage == "batch":
+                stage.done, stage.total, stage.errors = report.done, report.total, report.errors
+                stage.rate = None
+                stage.message = "batch files sent" if report.total and report.done >= report.total else "batch files"
+            elif report.stage.startswith("upload "):
+                percent = f" {100 * report.done / report.total:.0f} %" if report.total else ""
+                stage.message = f"batch files · uploading {report.stage.removeprefix('upload ')}{percent}"
+            else:
+                stage.message = f"batch files · CDP is processing {report.stage.removeprefix('processing ')}" + (
+                    f": {report.message}" if report.message else ""
+                )
+        else:
+            stage.done, stage.total = report.done, report.total
+            stage.errors, stage.rate, stage.eta = report.errors, report.rate_per_second, report.eta_seconds
+            stage.message = report.message
+        if report.total is not None and report.done >= report.total and report.stage in ("write", "generate",
+                                                                                            "batch", "rest",
+                                                                                            "readback"):  # fmt: skip
+            stage.status = "done"
+            self._start_next(name)
+        self.stages_changed.emit()
+
+    def _advance_to(self, name: str) -> None:
+        """A report of a later stage means every earlier one has finished."""
+        order = list(self.view.stages)
+        for earlier in order[: order.index(name)]:
+            stage = self.view.stages[earlier]
+            if stage.status in ("pending", "running"):
+                stage.status = "done"
+
+    def _start_next(self, name: str) -> None:
+        order = list(self.view.stages)
+        for later in order[order.index(name) + 1 :]:
+            stage = self.view.stages[later]
+            if stage.status == "pending":
+                stage.status = "running"
+                stage.message = {"export": "the audience export runs and its files are pulled",
+                                 "verify": "comparing field by field"}.get(later, "")  # fmt: skip
+                return
+
+    def _on_feed_received(self, entries: list[LoggedRequest]) -> None:
+        if self.outcome != "running":
+            return
+        errors = sum(1 for entry in entries if is_error(entry))
+        self._errors_since += errors
+        exports = [e for e in entries if "/audienceExports/" in e.url or ("/_s3/" in e.url and e.method == "GET")]
+        if exports and self.view.stages["export"].status in ("pending", "running"):
+            self._advance_to("export")
+            stage = self.view.stages["export"]
+            stage.status = "running"
+            self._export_files += sum(1 for e in exports if "/audienceExports/" not in e.url)
+            stage.done = self._export_files
+            stage.message = "files downloaded" if self._export_files else "reading the export's listing"
+            self.stages_changed.emit()
+
+    def _on_timer_timeout(self) -> None:
+        now = time.monotonic()
+        active = next((s for s in self.view.stages.values() if s.status == "running"), None)
+        name = active.name if active is not None else ""
+        done = active.done if active is not None and active.name != "export" else 0
+        # Records per second over the last two seconds of the same stage: stages report in steps (the read-back
+        # every 100 guests), and a plain difference between two ticks would draw spikes.
+        same = [(t, d) for t, n, d in self._history if n == name]
+        first_time, first_done = same[0] if same else (now - SAMPLE_SECONDS, done)
+        rate = max(0.0, (done - first_done) / max(1e-3, now - first_time))
+        sample = Sample(now - self._started, rate, self._errors_since / SAMPLE_SECONDS)
+        self._history.append((now, name, done))
+        self._errors_since = 0
+        self.view.samples.append(sample)
+        self.sampled.emit(sample)
+
+    # -- outcome ----------------------------------------------------------------------------------------------
+
+    def _on_job_succeeded(self, report: RunReport) -> None:
+        self.report = report
+        self.outcome = "finished"
+        for timing in report.stages:
+            name = "verify" if timing.name == "report" else timing.name
+            if name in self.view.stages:
+                stage = self.view.stages[name]
+                stage.status = timing.status
+                if timing.records:
+                    stage.done = stage.total = timing.records
+                stage.message = timing.note
+        self.stages_changed.emit()
+        self.run_finished.emit(report)
+
+    def _on_job_failed(self, exc: BaseException) -> None:
+        self.outcome = "failed"
+        self._mark_running("failed", str(exc))
+        where = f"; resume it from the Send page once fixed ({self.folder.name})" if self.folder else ""
+        self.error = f"{exc}{where}"
+        self.run_failed.emit(self.error)
+
+    def _on_job_cancelled(self) -> None:
+        self.outcome = "cancelled"
+        self._mark_running("cancelled", "cancelled: resume to complete")
+        self.run_cancelled.emit()
+
+    def _mark_running(self, status: Status, message: str) -> None:
+        for stage in self.view.stages.values():
+            if stage.status == "running":
+                stage.status = status
+                stage.message = message
+        self.stages_changed.emit()
+
+    def _on_job_finished(self) -> None:
+        self._job = None
+        self._timer.stop()
+        self.busy_changed.emit(False)
