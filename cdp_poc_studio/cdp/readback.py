@@ -74,10 +74,11 @@ class ReadBack:
                     extensions[name] = extension_values(full)
         return GuestSnapshot(ref_of(data) if ("ref" in data or "href" in data) else ref, data, extensions)
 
-    def orders_by_reference_id(self, reference_id: str) -> list[OrderSnapshot]:
-        return [self.order(ref) for ref in self.orders.find_by_reference_id(reference_id)]
+    def orders_by_reference_id(self, reference_id: str, *, guests: bool = True) -> list[OrderSnapshot]:
+        return [self.order(ref, guests=guests) for ref in self.orders.find_by_reference_id(reference_id)]
 
-    def order(self, ref: str) -> OrderSnapshot:
+    def order(self, ref: str, *, guests: bool = True) -> OrderSnapshot:
+        """The order with its items and extensions; `guests=False` skips finding the guests linked to it."""
         data = self.orders.get(ref, expand=True)
         items = []
         for item in self.orders.list_items(ref):
@@ -85,8 +86,10 @@ class ReadBack:
             extension = self.orders.get_item_extension(item_ref)
             items.append(OrderItemSnapshot(item_ref, item, None if extension is None else extension_values(extension)))
         extension = self.orders.get_extension(ref)
-        try:
-            guest_refs = self.guests.search(orderRef=ref)
-        except CdpNotFound:
-            guest_refs = []
+        guest_refs: list[str] = []
+        if guests:
+            try:
+                guest_refs = self.guests.search(orderRef=ref)
+            except CdpNotFound:
+                guest_refs = []
         return OrderSnapshot(ref, data, items, None if extension is None else extension_values(extension), guest_refs)

@@ -145,6 +145,10 @@ class RequestLog:
     def add_listener(self, listener: Callable[[LoggedRequest], None]) -> None:
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[LoggedRequest], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
             self._entries.append(entry)

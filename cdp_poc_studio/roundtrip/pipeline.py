@@ -137,6 +137,7 @@ class Pipeline:
                 if state.done(name):
                     continue
                 self.cancel.raise_if_cancelled()
+                self._report(name, 0, message="starting")
                 started = time.perf_counter()
                 try:
                     status, records, note = step(state, ledger)
@@ -156,17 +157,15 @@ class Pipeline:
         """Every request of this run, secrets masked, appended to the run folder's requests.ndjson."""
         log = self.target.connection.request_log
         with self.folder.requests.open("ab") as out:
-            active = True
 
             def write(entry: Any) -> None:
-                if active:
-                    out.write(orjson.dumps(entry.to_json()) + b"\n")
+                out.write(orjson.dumps(entry.to_json()) + b"\n")
 
             log.add_listener(write)
             try:
                 yield
             finally:
-                active = False
+                log.remove_listener(write)
 
     def _report(self, stage: str, done: int, total: int | None = None, message: str = "") -> None:
         if self.progress is not None:
@@ -258,7 +257,7 @@ class Pipeline:
                 out["guest"] = {"ref": guest.ref, "data": guest.data, "extensions": guest.extensions}
             if with_orders:
                 for order in line["orders"]:
-                    for snapshot in reader.orders_by_reference_id(order["value"]["referenceId"])[:1]:
+                    for snapshot in reader.orders_by_reference_id(order["value"]["referenceId"], guests=False)[:1]:
                         out["orders"].append({
                             "data": snapshot.data,
                             "extension": snapshot.extension,
@@ -317,6 +316,7 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ verify
 
     def _verify_and_report(self, state: RunState, ledger: RunLedger) -> RunReport:
+        self._report("verify", 0, message="comparing what was sent with what came back")
         started = time.perf_counter()
         rejected = {r.ref: (r.error_code or r.http_status or "", r.error_message or "") for r in ledger.failures()}
         comparisons: list[Comparison] = []
@@ -329,6 +329,8 @@ class Pipeline:
             name="verify", status="done", seconds=time.perf_counter() - started,
             records=sum(c.records_expected for c in comparisons),
         )  # fmt: skip
+        self._report("verify", state.stages["verify"].records, state.stages["verify"].records)
+        self._report("report", 0, message="writing the reports")
         started = time.perf_counter()
         report = self._build_report(state, ledger, comparisons)
         write_reports(report, self.folder.report)

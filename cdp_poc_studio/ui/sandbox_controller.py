@@ -21,7 +21,8 @@ State = Literal["stopped", "starting", "running", "stopping", "failed"]
 def default_db_path() -> str:
     from platformdirs import user_data_dir
 
-    return str(Path(user_data_dir("cdp-poc-studio")) / "sandbox.sqlite")
+    # The same file as `cdp-poc-studio sandbox` and `run` use, so the studio and the command line share one sandbox.
+    return str(Path(user_data_dir("cdp-poc-studio")) / "sandbox.db")
 
 
 class SandboxController(QObject):
