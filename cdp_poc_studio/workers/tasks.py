@@ -20,11 +20,8 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressCallback, ProgressReport
-from cdp_poc_studio.workers.pyside_fix import guard
 
 log = logging.getLogger(__name__)
-# Every job crosses threads by emitting signals: see pyside_fix for why this must run first.
-guard()
 
 Report = ProgressCallback
 Body = Callable[[Report, CancelToken], Any]

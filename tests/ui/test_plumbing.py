@@ -248,16 +248,14 @@ def test_the_gui_without_a_display_points_to_the_demo(args: list[str], monkeypat
     assert "cdp-poc-studio demo" in result.output
 
 
-def test_the_pyside_emit_refcount_guard_holds_on_python_3_11(qtbot) -> None:
-    """PySide6 6.12.0 takes a reference from True on every emit; on 3.11 the studio aborted after long runs."""
+def test_signal_emits_do_not_leak_references_to_true(qtbot) -> None:
+    """PySide6 6.12.0 took a reference from True on every emit, and a long run aborted Python 3.11 with
+    "bool_dealloc"; pyproject.toml excludes that release. This guards against its return."""
     import sys
 
-    from cdp_poc_studio.workers import pyside_fix
-
-    if sys.version_info < (3, 12) and pyside_fix.emit_steals_true():
-        assert pyside_fix.guard()
-        assert sys.getrefcount(True) > 1 << 39
     runner = TaskRunner(executor=ImmediateExecutor())
-    for _ in range(20_000):  # each job emits several signals
+    before = sys.getrefcount(True)
+    for _ in range(2_000):  # each job emits several signals
         runner.submit(lambda report, cancel: None)
     assert not runner.busy
+    assert sys.getrefcount(True) >= before - 10
