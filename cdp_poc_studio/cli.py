@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cdp_poc_studio.domain.schema import ExtensionSchema
     from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
     from cdp_poc_studio.roundtrip.report_model import RunReport
+    from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
     from cdp_poc_studio.roundtrip.scenario import Scenario
 
 
@@ -449,24 +450,34 @@ def demo_command(name: str, guests: int | None, runs_root: Path, output: str) ->
 def resume_command(folder: Path, output: str) -> None:
     """Complete a cancelled, crashed or waiting run: stages already done are not repeated, nothing is sent twice."""
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
+
+    run, state = _run_folder(folder)
+    scenario, schema = _load_scenario(run.scenario)
+    with _reopen(state) as handle:
+        report = _execute(Pipeline(scenario, schema, run, handle), output)
+    _finish(report, folder, output)
+
+
+def _run_folder(folder: Path) -> tuple[RunFolder, RunState]:
     from cdp_poc_studio.roundtrip.run_folder import RunFolder
-    from cdp_poc_studio.targets import profile_target, sandbox_target
 
     run = RunFolder(folder)
     try:
-        state = run.load_state()
+        return run, run.load_state()
     except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
-    scenario, schema = _load_scenario(run.scenario)
-    if state.target_kind == "sandbox":
-        if not state.sandbox_db or state.sandbox_db == ":memory:":
-            raise ConfigError("this run went to a throwaway sandbox (a demo): its data is gone; start a new run")
-        opened = sandbox_target(state.sandbox_db, state.sandbox_snapshot or "immediate")
-    else:
-        opened = profile_target(state.profile or "")
-    with opened as handle:
-        report = _execute(Pipeline(scenario, schema, run, handle), output)
-    _finish(report, folder, output)
+
+
+@contextmanager
+def _reopen(state: RunState) -> Iterator[Target]:
+    from cdp_poc_studio.sandbox_process import SandboxStartError
+    from cdp_poc_studio.targets import TargetError, reopen_target
+
+    try:
+        with reopen_target(state) as handle:
+            yield handle
+    except (TargetError, SandboxStartError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @cli.command("report")
@@ -500,22 +511,12 @@ def report_command(folder: Path, bundle: bool) -> None:
 def cleanup_command(folder: Path, yes: bool) -> None:
     """Delete what a run created in its target, after listing it."""
     from cdp_poc_studio.roundtrip.cleanup import execute_cleanup, plan_cleanup
-    from cdp_poc_studio.roundtrip.run_folder import RunFolder
-    from cdp_poc_studio.targets import profile_target, sandbox_target
 
-    run = RunFolder(folder)
-    try:
-        state = run.load_state()
-    except (FileNotFoundError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-    if state.target_kind == "sandbox":
-        if not state.sandbox_db or state.sandbox_db == ":memory:":
-            click.echo("This run went to a throwaway sandbox: nothing is left to clean up.")
-            return
-        opened = sandbox_target(state.sandbox_db, state.sandbox_snapshot or "immediate")
-    else:
-        opened = profile_target(state.profile or "")
-    with opened as handle:
+    run, state = _run_folder(folder)
+    if state.target_kind == "sandbox" and state.sandbox_db in (None, ":memory:"):
+        click.echo("This run went to a throwaway sandbox: nothing is left to clean up.")
+        return
+    with _reopen(state) as handle:
         plan = plan_cleanup(run, handle.connection.http)
         if plan.empty:
             click.echo(f"Nothing of run {state.run_id} is left in {handle.description}.")

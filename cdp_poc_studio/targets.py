@@ -7,7 +7,7 @@ come from the OS keyring or the environment, never from a file.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +18,7 @@ from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
 from cdp_poc_studio.roundtrip.pipeline import Target
+from cdp_poc_studio.roundtrip.run_folder import RunState
 from cdp_poc_studio.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess
 
@@ -98,3 +99,12 @@ def profile_target(name: str) -> Iterator[Target]:
     )
     with CdpConnection(profile, credentials) as connection:
         yield Target(connection, f"CDP tenant {name!r} at {profile.api_base_url}", "profile", profile=name)
+
+
+def reopen_target(state: RunState) -> AbstractContextManager[Target]:
+    """The target a run folder's run went to, for `resume` and `cleanup`; TargetError when it cannot be reached."""
+    if state.target_kind == "sandbox":
+        if not state.sandbox_db or state.sandbox_db == ":memory:":
+            raise TargetError("this run went to a throwaway sandbox (a demo): its data is gone")
+        return sandbox_target(state.sandbox_db, state.sandbox_snapshot or "immediate")
+    return profile_target(state.profile or "")

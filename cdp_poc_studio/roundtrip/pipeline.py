@@ -79,7 +79,7 @@ class Target:
         return self.admin.now() if self.admin is not None else datetime.now(UTC)
 
 
-class _Mapped:
+class MappedGuest:
     """A generated guest as it is sent: mapping rules applied to its wire record; orders unchanged."""
 
     __slots__ = ("orders", "record", "seq")
@@ -90,6 +90,12 @@ class _Mapped:
         self.record = guest.record
         if scenario.mapping:
             self.record = {**guest.record, "value": apply_mapping(guest.record["value"], scenario.mapping)}
+
+
+def mapped_guests(scenario: Scenario, schema: ExtensionSchema) -> Iterator[MappedGuest]:
+    """Every guest of the scenario as it will be sent (the generator is seeded: the same guests every time)."""
+    for guest in Generator(scenario.generator, schema).guests():
+        yield MappedGuest(guest, scenario)
 
 
 @dataclass
@@ -181,12 +187,12 @@ class Pipeline:
         count = 0
         with GeneratedWriter(self.folder.generated) as out:
 
-            def tee() -> Iterator[_Mapped]:
+            def tee() -> Iterator[MappedGuest]:
                 nonlocal count
                 for guest in self._guests():
                     out.write(guest)
                     count += 1
-                    yield _Mapped(guest, self.scenario)
+                    yield MappedGuest(guest, self.scenario)
 
             if self.scenario.integration.load == "batch":
                 files = write_batch_files(
@@ -194,7 +200,7 @@ class Pipeline:
                 )
                 note = f"{len(files)} batch file(s), {sum(f.size for f in files):,} bytes"
             else:
-                batch: list[_Mapped] = []
+                batch: list[MappedGuest] = []
                 for mapped in tee():
                     batch.append(mapped)
                     if len(batch) >= 5_000:
@@ -215,7 +221,7 @@ class Pipeline:
             if files is None:
                 # The batch files are gone or were never finished: write them again (they are reproducible).
                 files = write_batch_files(
-                    (_Mapped(g, self.scenario) for g in self._guests()), self.folder.batches, ledger,
+                    mapped_guests(self.scenario, self.schema), self.folder.batches, ledger,
                     total=self.scenario.generator.guests, progress=self.progress, cancel=self.cancel,
                 )  # fmt: skip
             sender = BatchSender(http, ledger, progress=self.progress, cancel=self.cancel)
@@ -228,9 +234,7 @@ class Pipeline:
             note = ", ".join(f"{r.status}" for r in results) + (f"; {failed} record(s) rejected" if failed else "")
         else:
             rest = RestSender(http, ledger, RestSettings(), progress=self.progress, cancel=self.cancel)
-            result = rest.send(
-                (_Mapped(g, self.scenario) for g in self._guests()), total=self.scenario.generator.guests
-            )
+            result = rest.send(mapped_guests(self.scenario, self.schema), total=self.scenario.generator.guests)
             if result.cancelled:
                 self.cancel.raise_if_cancelled()
             failed = result.guests_failed + result.orders_failed

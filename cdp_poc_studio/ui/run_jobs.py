@@ -4,7 +4,6 @@ unit-testable. They read the run folder (ledger, generated data, read-back) and 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -18,9 +17,8 @@ from cdp_poc_studio.cdp.ledger import BatchFileRow, LedgerRecord, RunLedger
 from cdp_poc_studio.cdp.rest_sender import PlannedRequest, plan_guest
 from cdp_poc_studio.domain.progress import CancelToken, ProgressCallback, ProgressReport
 from cdp_poc_studio.domain.schema import ExtensionSchema
-from cdp_poc_studio.generator.records import GeneratedGuest, GeneratedOrder, Generator
 from cdp_poc_studio.roundtrip.generated import read_lines
-from cdp_poc_studio.roundtrip.mapping import apply_mapping
+from cdp_poc_studio.roundtrip.pipeline import MappedGuest, mapped_guests
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
 from cdp_poc_studio.roundtrip.run_folder import STAGES, RunFolder, RunState
@@ -35,25 +33,6 @@ FAILURE_ROWS = 1_000
 
 
 # -- the dry run ----------------------------------------------------------------------------------------------
-
-
-class MappedGuest:
-    """A generated guest as it will be sent: the scenario's mapping rules applied to its wire record (as the
-    pipeline does), its orders unchanged."""
-
-    __slots__ = ("orders", "record", "seq")
-
-    def __init__(self, guest: GeneratedGuest, scenario: Scenario) -> None:
-        self.seq = guest.seq
-        self.orders: list[GeneratedOrder] = guest.orders
-        self.record = guest.record
-        if scenario.mapping:
-            self.record = {**guest.record, "value": apply_mapping(guest.record["value"], scenario.mapping)}
-
-
-def mapped_guests(scenario: Scenario, schema: ExtensionSchema) -> Iterator[MappedGuest]:
-    for guest in Generator(scenario.generator, schema).guests():
-        yield MappedGuest(guest, scenario)
 
 
 @dataclass
