@@ -43,14 +43,15 @@ from cdp_poc_studio.roundtrip.report_model import (
     summarise,
 )
 from cdp_poc_studio.roundtrip.reports import write_reports
+from cdp_poc_studio.roundtrip.returned_index import ReturnedIndex
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
 from cdp_poc_studio.roundtrip.scenario import Scenario, dump_scenario
 from cdp_poc_studio.roundtrip.verify import (
     Comparison,
+    Returned,
     SourceRules,
     compare,
     identifier_keys,
-    index_returned,
     returned_from_export,
     returned_from_rest,
 )
@@ -359,16 +360,18 @@ class Pipeline:
         return SourceRules(source, include=tuple(verify.fields), ignore=tuple(verify.ignore), **kwargs)
 
     def _compare_rest(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:
-        returned = {}
-        for line in read_lines(self.folder.readback):
-            if line["guest"] is None:
-                continue
+        def build(line: dict[str, Any]) -> Returned:
             guest = line["guest"]
             orders = [
                 (o["data"], o["extension"], [(i["data"], i["extension"]) for i in o["items"]]) for o in line["orders"]
             ]
-            returned[line["key"]] = returned_from_rest(self.schema, guest["data"], guest["extensions"], orders)
-        return compare(self._expected(rejected, state), returned, self._rules("rest"))
+            return returned_from_rest(self.schema, guest["data"], guest["extensions"], orders)
+
+        with ReturnedIndex(self.folder.path / ".readback-index.sqlite", build) as index:
+            for line in read_lines(self.folder.readback):
+                if line["guest"] is not None:
+                    index.add(line, [line["key"]])
+            return compare(self._expected(rejected, state), index, self._rules("rest"))
 
     def _compare_export(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:
         spec = self.scenario.export
@@ -377,25 +380,11 @@ class Pipeline:
             if spec.format == "csv"
             else ExportFormat()
         )
-        rows = []
-        removed: set[str] = set()
-        for path in sorted(self.folder.export.glob("*.gz")):
-            for row in iter_export_file(path, fmt):
-                if "-remove-" in path.name:
-                    removed.add(str(row.get("guestRef")))
-                    continue
-                keys = [*identifier_keys(row.get("identifiers"))]
-                if row.get("email"):
-                    keys.append(f"email:{row['email']}")
-                rows.append((returned_from_export(self.schema, row), keys))
-        index = index_returned(rows)
         carries = (*spec.attributes, *self.schema.guest, *(f"orders.*.{k}" for k in EXPORT_ORDER_FIELDS))
         if not spec.include_extensions:
             carries = tuple(c for c in carries if c not in self.schema.guest)
         if not spec.include_orders:
             carries = tuple(c for c in carries if not c.startswith("orders."))
-        run_prefix = f"{self.scenario.generator.identifier_provider}:{self.scenario.generator.effective_run_tag}-"
-        extra = [key for key in index if key.startswith(run_prefix)]
         rules = self._rules(
             "export",
             from_text=spec.format == "csv",
@@ -404,7 +393,21 @@ class Pipeline:
             order_retention_days=spec.order_retention_days,
             snapshot_cutoff=_next_midnight(state.sent_at) if self.target.nightly_snapshot and state.sent_at else None,
         )
-        return compare(self._expected(rejected, state), index, rules, extra_keys=extra)
+        with ReturnedIndex(self.folder.path / ".export-index.sqlite", self._from_export) as index:
+            for path in sorted(self.folder.export.glob("*.gz")):
+                if "-remove-" in path.name:
+                    continue  # a delta's removed guests left the audience: nothing to compare
+                for row in iter_export_file(path, fmt):
+                    keys = [*identifier_keys(row.get("identifiers"))]
+                    if row.get("email"):
+                        keys.append(f"email:{row['email']}")
+                    index.add(row, keys)
+            run_prefix = f"{self.scenario.generator.identifier_provider}:{self.scenario.generator.effective_run_tag}-"
+            extra = index.keys_starting_with(run_prefix)
+            return compare(self._expected(rejected, state), index, rules, extra_keys=extra)
+
+    def _from_export(self, row: dict[str, Any]) -> Returned:
+        return returned_from_export(self.schema, row)
 
     def _build_report(self, state: RunState, ledger: RunLedger, comparisons: list[Comparison]) -> RunReport:
         rows, total, examples = difference_rows(comparisons)
