@@ -85,6 +85,8 @@ def main(count: int = 1000, client_counts: tuple[int, ...] = (1, 2, 4)) -> list[
         finally:
             proc.terminate()
             proc.wait(30)
+            if proc.stdout is not None:
+                proc.stdout.close()
     print(f"sandbox server: {url} (separate process, default settings); {count} requests per client process,")
     print("half guest creates, half guest searches by email")
     for r in rows:
