@@ -9,6 +9,7 @@ field.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -62,17 +63,23 @@ class Expected:
     numeric_getter: Any = field(init=False)
     numeric_types: tuple[type, ...] = field(init=False)
     shape: tuple[str, ...] = field(init=False)
+    shape_shared: bool = field(init=False)
 
     def __post_init__(self) -> None:
         fields = self.fields
         numeric = tuple(path for path, value in fields.items() if isinstance(value, int | float))
-        object.__setattr__(self, "numeric", numeric)
-        object.__setattr__(self, "numeric_getter", _getter(numeric) if numeric else None)
-        object.__setattr__(self, "numeric_types", tuple(type(fields[p]) for p in numeric))
         paths = tuple(fields)
-        if any(map(str.startswith, paths, repeat("orders."))):
+        with_orders = any(map(str.startswith, paths, repeat("orders.")))
+        if with_orders:
             paths = tuple(map(field_pattern, paths))
-        object.__setattr__(self, "shape", _shared(paths))
+        shape = _shared(paths)
+        object.__setattr__(self, "numeric", numeric)
+        # Order paths are unique to a record: their getters are not worth keeping once the record is gone.
+        getter = None if not numeric else _getter(numeric) if not with_orders else _new_getter(numeric)
+        object.__setattr__(self, "numeric_getter", getter)
+        object.__setattr__(self, "numeric_types", tuple(type(fields[p]) for p in numeric))
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "shape_shared", shape is _SHAPES.get(shape))
 
 
 @dataclass(slots=True)
@@ -129,8 +136,8 @@ _GETTERS: dict[tuple[str, ...], Any] = {}
 
 
 def _shared(shape: tuple[str, ...]) -> tuple[str, ...]:
-    """One tuple object per distinct shape, so that records can be counted by identity."""
-    if len(_SHAPES) > 100_000:
+    """One tuple object per distinct shape, so that records can be counted by identity (a bounded cache)."""
+    if len(_SHAPES) > 20_000:
         return shape
     return _SHAPES.setdefault(shape, shape)
 
@@ -138,10 +145,14 @@ def _shared(shape: tuple[str, ...]) -> tuple[str, ...]:
 def _getter(paths: tuple[str, ...]) -> Any:
     getter = _GETTERS.get(paths)
     if getter is None:
-        getter = itemgetter(*paths) if len(paths) != 1 else (lambda m, p=paths[0]: (m[p],))
-        if len(_GETTERS) < 100_000:
+        getter = _new_getter(paths)
+        if len(_GETTERS) < 10_000:
             _GETTERS[paths] = getter
     return getter
+
+
+def _new_getter(paths: tuple[str, ...]) -> Any:
+    return itemgetter(*paths) if len(paths) != 1 else (lambda m, p=paths[0]: (m[p],))
 
 
 def field_pattern(path: str) -> str:
@@ -152,7 +163,8 @@ def field_pattern(path: str) -> str:
     parts[1] = "*"
     if len(parts) > 3 and parts[2] == "items":
         parts[3] = "*"
-    return ".".join(parts)
+    # Interned: patterns repeat across millions of order fields, one string each is enough.
+    return sys.intern(".".join(parts))
 
 
 # ---------------------------------------------------------------- building field maps
@@ -167,7 +179,8 @@ def leaves(prefix: str, value: Any, out: FieldMap) -> None:
         for index, item in enumerate(value):
             leaves(f"{prefix}[{index}]", item, out)
     else:
-        out[prefix] = value
+        # Interned: the same few hundred paths stand in every record (and in the shape cache).
+        out[sys.intern(prefix)] = value
 
 
 def guest_fields(guest: Mapping[str, Any], nested_extensions: Mapping[str, Mapping[str, Any]]) -> FieldMap:
@@ -334,8 +347,16 @@ def compare(
         actual = back.fields
         # The common case: the same fields came back with the same values (compared in C) and types.
         if (wanted == actual or _all_present_and_equal(wanted, actual)) and _same_numeric_types(record, actual):
-            shape = record.shape if wanted is record.fields else _shared(tuple(map(field_pattern, wanted)))
-            # Shapes are shared tuples (and kept alive in shape_of), so their identity is a cheap, safe key.
+            if wanted is record.fields:
+                shape, shared = record.shape, record.shape_shared
+            else:
+                shape = _shared(tuple(map(field_pattern, wanted)))
+                shared = shape is _SHAPES.get(shape)
+            if not shared:  # a rare shape, past the cache's bound: counted field by field
+                for pattern in shape:
+                    result.count(pattern, Outcome.EQUAL)
+                continue
+            # Shared shapes are kept alive by the cache, so their identity is a cheap, safe key.
             shape_id = id(shape)
             if shape_id in shapes:
                 shapes[shape_id] += 1
