@@ -155,7 +155,8 @@ def test_the_whole_loop_shows_what_the_pipeline_found(qtbot, make_window, scenar
     expected_groups = {OUTCOME_LABELS[o]: n for o, n in Counter(r.outcome for r in rows).items()}
     assert verify.group_counts() == expected_groups
     assert not any(r.outcome.fails for r in rows)  # a passing run lists passes and explained differences only
-    assert verify.field_chart.chart().series()
+    # The charts are drawn on the next turn of the event loop, after the table.
+    qtbot.waitUntil(lambda: bool(verify.field_chart.chart().series()), timeout=5_000)
     assert window.step_status(4) is None
     assert window.step_status(5) is None
     assert window.step_status(6) is None
@@ -204,6 +205,7 @@ def test_a_planted_mapping_fault_is_grouped_filterable_and_traced(qtbot, make_wi
     assert "ext.loyaltyTeir" in page.record_note.text()
 
     page.tabs.setCurrentIndex(page.charts_tab_index)
+    qtbot.waitUntil(lambda: bool(page.cause_chart.chart().series()), timeout=5_000)
     cause_series = page.cause_chart.chart().series()
     assert cause_series
     assert cause_series[0].barSets()[0].sum() >= 24

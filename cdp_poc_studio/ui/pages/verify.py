@@ -15,7 +15,7 @@ from PySide6.QtCharts import (
     QHorizontalStackedBarSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QItemSelection, QMargins, Qt, Signal
+from PySide6.QtCore import QItemSelection, QMargins, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -270,9 +270,13 @@ class VerifyPage(Page):
         self.rows = [*report.differences, *report.normalised_examples]
         self.model.set_rows(self.rows)
         self._fill_groups()
-        self._show_charts(report)
-        self.results_shown.emit()
         self.status_changed.emit()
+        # The charts are built on the next turn of the event loop: one long step would freeze the window.
+        QTimer.singleShot(0, self._finish_showing)
+
+    def _finish_showing(self) -> None:
+        self._show_charts(self.report)
+        self.results_shown.emit()
 
     def _show_waiting(self, report: RunReport) -> None:
         if report.verdict != "waiting" or report.waiting_until is None:
