@@ -59,10 +59,9 @@ class DataExtension(WireModel):
         return {"name": self.name, "key": self.key, **self.values}
 
 
-class Guest(WireModel):
-    """Every documented guest attribute (cdp-api-facts.md §3.4, §6.7)."""
+class Person(WireModel):
+    """The personal attributes CDP shares between guests, order contacts and order consumers."""
 
-    guest_type: GuestType
     title: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -78,15 +77,21 @@ class Guest(WireModel):
     city: str | None = None
     state: str | None = None
     country: str | None = None
-    post_code: str | None = None
-    language: str | None = None
     identifiers: list[Identifier] | None = None
-    first_seen: str | None = None
-    last_seen: str | None = None
     # Read-only attributes CDP adds in its responses.
     ref: str | None = None
     href: str | None = None
     created_at: str | None = None
     modified_at: str | None = None
+
+
+class Guest(Person):
+    """Every documented guest attribute (cdp-api-facts.md §3.4, §6.7)."""
+
+    guest_type: GuestType
+    post_code: str | None = None
+    language: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
     # Batch records carry extensions inline; REST sends each group as its own request.
     extensions: list[DataExtension] | None = None

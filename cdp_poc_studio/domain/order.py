@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from cdp_poc_studio.domain.guest import DataExtension, Gender, Identifier, Link
+from cdp_poc_studio.domain.guest import DataExtension, Link, Person
 from cdp_poc_studio.domain.wire import WireModel
 
 
-class OrderContact(WireModel):
-    title: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    emails: list[str] | None = None
-    phone_numbers: list[str] | None = None
-    gender: Gender | None = None
-    date_of_birth: str | None = None
-    nationality: str | None = None
-    country: str | None = None
-    street: list[str] | None = None
-    city: str | None = None
-    state: str | None = None
-    passport_number: str | None = None
-    passport_expiry: str | None = None
-    identifiers: list[Identifier] | None = None
+class OrderContact(Person):
+    """The person who placed an order; CDP resolves it to a guest by identifiers or email."""
+
     guest: Link | None = None
     order: Link | None = None
-    ref: str | None = None
-    href: str | None = None
-    created_at: str | None = None
-    modified_at: str | None = None
 
 
 class OrderConsumer(OrderContact):
