@@ -24,16 +24,16 @@ def ascii_slug(text: str) -> str:
 
 
 @dataclass(slots=True)
-class Person:
+class PooledName:
     name: str
     slug: str
 
 
 @dataclass(slots=True)
 class LocalePool:
-    male_names: list[Person]
-    female_names: list[Person]
-    last_names: list[Person]
+    male_names: list[PooledName]
+    female_names: list[PooledName]
+    last_names: list[PooledName]
     streets: list[str]
     secondary: list[str]
     cities: list[str]
@@ -53,8 +53,8 @@ def build_locale_pool(faker: Faker, size: int) -> LocalePool:
     def draw(provider: Callable[[], Any]) -> list[Any]:
         return [provider() for _ in range(size)]
 
-    def people(provider: Callable[[], str]) -> list[Person]:
-        return [Person(name, ascii_slug(name)) for name in draw(provider)]
+    def people(provider: Callable[[], str]) -> list[PooledName]:
+        return [PooledName(name, ascii_slug(name)) for name in draw(provider)]
 
     state = next((getattr(faker, name) for name in _STATE_PROVIDERS if _has(faker, name)), None)
     passport = faker.passport_number if _has(faker, "passport_number") else lambda: faker.bothify("??#######")
