@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # Qt is imported lazily, so that the command line can check f
     from PySide6.QtWidgets import QApplication
 
     from cdp_poc_studio.cdp.secrets import SecretStore
-    from cdp_poc_studio.sandbox_process import SandboxOptions
+    from cdp_poc_studio.targets.sandbox_process import SandboxOptions
     from cdp_poc_studio.ui.dialogs import Dialogs
     from cdp_poc_studio.ui.main_window import MainWindow
     from cdp_poc_studio.workers.tasks import TaskRunner
@@ -56,13 +56,13 @@ def create_main_window(
 ) -> MainWindow:
     """Build the window and everything it needs. Tests pass their own runner, dialogs, stores and runs folder."""
     from cdp_poc_studio.cdp.requestlog import RequestLog
+    from cdp_poc_studio.targets.credentials import StudioSecrets
+    from cdp_poc_studio.targets.settings import SettingsStore
     from cdp_poc_studio.ui.context import StudioContext, open_in_desktop
-    from cdp_poc_studio.ui.credentials import StudioSecrets
     from cdp_poc_studio.ui.dialogs import QtDialogs
     from cdp_poc_studio.ui.document import ScenarioDocument
     from cdp_poc_studio.ui.main_window import MainWindow
     from cdp_poc_studio.ui.sandbox_controller import SandboxController
-    from cdp_poc_studio.ui.settings import SettingsStore
     from cdp_poc_studio.workers.tasks import TaskRunner as Runner
 
     # Job bodies run on worker threads in this process: a shorter GIL switch interval (default 5 ms) hands the
@@ -128,7 +128,7 @@ def run_gui(
         _tear_down(window)
         return status
 
-    from cdp_poc_studio.sandbox_process import SandboxOptions
+    from cdp_poc_studio.targets.sandbox_process import SandboxOptions
     from cdp_poc_studio.ui.autoplay import Autoplay
 
     # A throwaway sandbox, as for `cdp-poc-studio demo`: the demo starts clean and leaves nothing behind.

@@ -1,7 +1,7 @@
 """The declarative extension schema: what nested data to generate for each group, and how to flatten it.
 
-A schema file (TOML or JSON; see resources/schemas/) names guest groups `ext`..`ext5` and the one `ext` group
-of orders and order items, and describes each field: where its values come from and, at the top level of a
+A schema file (TOML or JSON; see cdp_poc_studio/resources/schemas/) names guest groups `ext`..`ext5` and the one
+`ext` group of orders and order items, and describes each field: where its values come from and, at the top level of a
 group, whether its nested value reaches CDP as prefixed keys or as one JSON string.
 """
 

@@ -55,7 +55,7 @@ from cdp_poc_studio.roundtrip.verify import (
     returned_from_export,
     returned_from_rest,
 )
-from cdp_poc_studio.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 
 # Order fields an audience export row carries (the sandbox's choice, documented in its README; a real
 # tenant's export template decides its own).

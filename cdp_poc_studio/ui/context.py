@@ -10,11 +10,11 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
 from cdp_poc_studio.cdp.requestlog import RequestLog
-from cdp_poc_studio.ui.credentials import StudioSecrets
+from cdp_poc_studio.targets.credentials import StudioSecrets
+from cdp_poc_studio.targets.settings import SettingsStore, StudioSettings
 from cdp_poc_studio.ui.dialogs import Dialogs
 from cdp_poc_studio.ui.document import ScenarioDocument
 from cdp_poc_studio.ui.sandbox_controller import SandboxController
-from cdp_poc_studio.ui.settings import SettingsStore, StudioSettings
 from cdp_poc_studio.workers.tasks import TaskRunner
 
 

@@ -28,7 +28,7 @@ from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
 from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
-from cdp_poc_studio.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.qmodels.request_table import is_error
 from cdp_poc_studio.workers.request_feed import RequestFeed

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from PySide6.QtCore import QObject, Signal
 
 from cdp_poc_studio.domain.progress import CancelToken
-from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode
+from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode
 from cdp_poc_studio.workers.tasks import Report, TaskRunner
 
 State = Literal["stopped", "starting", "running", "stopping", "failed"]

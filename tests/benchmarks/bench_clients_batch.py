@@ -22,7 +22,7 @@ from cdp_poc_studio.domain.progress import ProgressReport
 from cdp_poc_studio.domain.schema_file import load_schema
 from tests.benchmarks.conftest import report
 from tests.cdp.conftest import SCHEMA_PATH, make_generator
-from tests.cdp.sandbox_support import sandbox_process
+from tests.helpers.sandbox_support import sandbox_process
 
 GUESTS = int(os.environ.get("BENCH_BATCH_GUESTS", "1000000"))
 

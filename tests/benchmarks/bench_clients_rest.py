@@ -20,7 +20,7 @@ from cdp_poc_studio.domain.schema_file import load_schema
 from cdp_poc_studio.generator.records import GeneratedGuest
 from tests.benchmarks.conftest import report
 from tests.cdp.conftest import SCHEMA_PATH, make_generator
-from tests.cdp.sandbox_support import Admin, sandbox_process
+from tests.helpers.sandbox_support import Admin, sandbox_process
 
 LATENCY_MS = 50
 

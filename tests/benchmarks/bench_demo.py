@@ -5,7 +5,7 @@ from pathlib import Path
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.scenario import load_scenario
-from cdp_poc_studio.targets import sandbox_target
+from cdp_poc_studio.targets.target import sandbox_target
 from tests.benchmarks.conftest import report
 
 GUESTS = 10_000

@@ -15,7 +15,7 @@ from cdp_poc_studio.generator.records import Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
 from tests.benchmarks.conftest import report
 
-SCHEMA = Path(__file__).parents[2] / "resources" / "schemas" / "retail_loyalty.toml"
+SCHEMA = Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas" / "retail_loyalty.toml"
 
 
 def _naive_guests(count: int) -> float:

@@ -17,10 +17,10 @@ from cdp_poc_studio.generator.records import Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
-from tests.cdp.sandbox_support import Admin
+from tests.helpers.sandbox_support import Admin
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = ROOT / "resources" / "schemas" / "retail_loyalty.toml"
+SCHEMA_PATH = ROOT / "cdp_poc_studio" / "resources" / "schemas" / "retail_loyalty.toml"
 # Short backoffs keep fault tests quick; the policy is the same.
 FAST_RETRY = RetrySettings(attempts=10, initial=0.02, maximum=0.5, jitter=0.05, max_retry_after=2.0, deadline=120)
 

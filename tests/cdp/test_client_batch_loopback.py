@@ -13,8 +13,8 @@ from cdp_poc_studio.domain.errors import BatchCorrupted
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.sandbox.server import SandboxServer
 from tests.cdp.conftest import make_generator
-from tests.cdp.sandbox_support import Admin
-from tests.cdp.verify_support import check_store
+from tests.helpers.sandbox_support import Admin
+from tests.helpers.verify_support import check_store
 
 POLL = PollSettings(initial=0.05, maximum=0.3, timeout=60)
 

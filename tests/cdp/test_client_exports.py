@@ -24,7 +24,7 @@ from cdp_poc_studio.domain.errors import CdpAuthError, CdpNotFound, PresignedUrl
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.sandbox.server import SandboxServer
 from tests.cdp.conftest import make_generator
-from tests.cdp.sandbox_support import Admin
+from tests.helpers.sandbox_support import Admin
 
 
 def guest_refs(connection: CdpConnection, guests: list) -> set[str]:  # type: ignore[type-arg]

@@ -28,8 +28,8 @@ from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
 from tests.cdp.conftest import FAST_RETRY, ROOT, SCHEMA_PATH, make_generator
-from tests.cdp.sandbox_support import Admin, sandbox_process
-from tests.cdp.verify_support import check_store
+from tests.helpers.sandbox_support import Admin, sandbox_process
+from tests.helpers.verify_support import check_store
 
 
 def drill_faults(seed: int = 11) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from cdp_poc_studio.cdp.connection import CdpConnection
-from cdp_poc_studio.cdp.dryrun import dry_run_batch, dry_run_rest
 from cdp_poc_studio.cdp.ledger import RecordState, RunLedger
 from cdp_poc_studio.cdp.readback import ReadBack
 from cdp_poc_studio.cdp.rest import GuestClient
@@ -15,10 +14,11 @@ from cdp_poc_studio.cdp.rest_sender import RestSender, RestSettings
 from cdp_poc_studio.domain.errors import CdpValidationError
 from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
 from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.roundtrip.dryrun import dry_run_batch, dry_run_rest
 from cdp_poc_studio.sandbox.server import SandboxServer
 from tests.cdp.conftest import make_generator
-from tests.cdp.sandbox_support import Admin
-from tests.cdp.verify_support import check_store
+from tests.helpers.sandbox_support import Admin
+from tests.helpers.verify_support import check_store
 
 
 def posts(admin: Admin, path: str) -> int:

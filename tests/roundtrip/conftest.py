@@ -16,7 +16,7 @@ from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
-from cdp_poc_studio.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 
 
 @pytest.fixture(scope="session")

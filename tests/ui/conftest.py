@@ -15,7 +15,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QApplication
 
 from cdp_poc_studio.app import create_main_window
-from cdp_poc_studio.sandbox_process import SandboxOptions
+from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import ImmediateExecutor, TaskRunner
 

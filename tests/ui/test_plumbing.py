@@ -15,12 +15,12 @@ from pydantic import SecretStr
 from cdp_poc_studio.app import NO_DISPLAY_MESSAGE, display_problem
 from cdp_poc_studio.cdp.profiles import ConnectionProfile, Region
 from cdp_poc_studio.cdp.secrets import KeyringSecretStore, SecretName
-from cdp_poc_studio.cli import cli
+from cdp_poc_studio.cli.main import cli
 from cdp_poc_studio.domain.errors import SecretStoreUnavailable
 from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressReport
-from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess, SandboxStartError
-from cdp_poc_studio.ui.credentials import StudioSecrets
-from cdp_poc_studio.ui.settings import SavedProfile, SettingsStore, StudioSettings
+from cdp_poc_studio.targets.credentials import StudioSecrets
+from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SandboxStartError
+from cdp_poc_studio.targets.settings import SavedProfile, SettingsStore, StudioSettings
 from cdp_poc_studio.workers.tasks import ImmediateExecutor, Report, TaskRunner
 from cdp_poc_studio.workers.throttle import ProgressThrottle
 
@@ -183,7 +183,7 @@ def test_keyring_and_environment(memory_keyring, monkeypatch: pytest.MonkeyPatch
 def test_the_command_line_reads_the_studios_profiles_and_keyring(
     memory_keyring, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cdp_poc_studio.targets import TargetError, profile_target
+    from cdp_poc_studio.targets.target import TargetError, profile_target
 
     for name in ("CDP_API_TOKEN", "CDP_CLIENT_KEY", "CDP_OAUTH_CLIENT_ID", "CDP_OAUTH_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -27,7 +27,7 @@ from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
 from cdp_poc_studio.roundtrip.scenario import MappingRule
-from cdp_poc_studio.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.ui.autoplay import EXIT_PASSED, EXIT_USAGE, Autoplay
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner

@@ -7,10 +7,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from cdp_poc_studio.cli import cli
+from cdp_poc_studio.cli.main import cli
 from cdp_poc_studio.domain.lint import lint_record
 
-SCHEMA = Path(__file__).parents[2] / "resources" / "schemas" / "retail_loyalty.toml"
+SCHEMA = Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas" / "retail_loyalty.toml"
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.domain.schema_check import check_schema
 from cdp_poc_studio.domain.schema_file import load_schema
 
-RESOURCES = Path(__file__).parents[2] / "resources" / "schemas"
+RESOURCES = Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas"
 
 names = st.from_regex(r"\A[a-z][a-zA-Z0-9]{0,6}\Z")
 primitives = st.one_of(

@@ -16,7 +16,7 @@ from cdp_poc_studio.generator.distribution import Distribution
 from cdp_poc_studio.generator.records import Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
 
-SCHEMA = load_schema(Path(__file__).parents[2] / "resources" / "schemas" / "retail_loyalty.toml")
+SCHEMA = load_schema(Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas" / "retail_loyalty.toml")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -14,7 +14,7 @@ from cdp_poc_studio.roundtrip.scenario import (
     save_scenario,
 )
 
-BUNDLED = sorted((Path(__file__).parents[2] / "resources" / "scenarios").glob("*.toml"))
+BUNDLED = sorted((Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "scenarios").glob("*.toml"))
 
 
 def test_save_and_load_lose_nothing(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.domain.schema_check import check_schema, serialised_fields
 from cdp_poc_studio.domain.schema_file import SchemaFileError, load_schema
 
-SCHEMAS = sorted((Path(__file__).parents[2] / "resources" / "schemas").glob("*.toml"))
+SCHEMAS = sorted((Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas").glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", SCHEMAS, ids=[p.stem for p in SCHEMAS])

@@ -17,7 +17,7 @@ from cdp_poc_studio.roundtrip.verify import (
     returned_from_rest,
 )
 
-SCHEMA = load_schema(Path(__file__).parents[2] / "resources" / "schemas" / "retail_loyalty.toml")
+SCHEMA = load_schema(Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas" / "retail_loyalty.toml")
 GUEST = {
     "guestType": "customer",
     "firstName": "Jane",

@@ -32,11 +32,11 @@ from cdp_poc_studio.domain.errors import SecretStoreUnavailable
 from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.roundtrip.scenario import Scenario, TargetSpec
 from cdp_poc_studio.sandbox.faults import FaultRule
-from cdp_poc_studio.sandbox_admin import SandboxAdmin, describe_fault
+from cdp_poc_studio.targets.credentials import WHERE
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin, describe_fault
+from cdp_poc_studio.targets.settings import REGION_URLS, SavedProfile
 from cdp_poc_studio.ui.context import StudioContext
-from cdp_poc_studio.ui.credentials import WHERE
 from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.ui.settings import REGION_URLS, SavedProfile
 from cdp_poc_studio.workers.tasks import Report
 
 SANDBOX = "__sandbox__"

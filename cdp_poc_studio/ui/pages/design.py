@@ -30,10 +30,7 @@ from cdp_poc_studio.domain.schema_check import serialised_fields
 from cdp_poc_studio.domain.schema_file import SchemaFileError
 from cdp_poc_studio.generator.locales import LOCALES
 from cdp_poc_studio.generator.settings import GeneratorSettings
-from cdp_poc_studio.roundtrip.scenario import Scenario
-from cdp_poc_studio.ui.context import StudioContext
-from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.ui.preview import (
+from cdp_poc_studio.roundtrip.preview import (
     Finding,
     GeneratorCache,
     PreviewResult,
@@ -41,6 +38,9 @@ from cdp_poc_studio.ui.preview import (
     limit_findings,
     validation_findings,
 )
+from cdp_poc_studio.roundtrip.scenario import Scenario
+from cdp_poc_studio.ui.context import StudioContext
+from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.qmodels.preview_table import PreviewTableModel
 from cdp_poc_studio.ui.widgets.json_tree import JsonTree
 from cdp_poc_studio.ui.widgets.schema_editor import SchemaEditor

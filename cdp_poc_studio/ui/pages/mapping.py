@@ -30,13 +30,10 @@ from cdp_poc_studio.domain.lint import lint_record
 from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.domain.schema_file import SchemaFileError
 from cdp_poc_studio.roundtrip.mapping import apply_mapping
+from cdp_poc_studio.roundtrip.payloads import render_batch, render_rest, rest_requests
+from cdp_poc_studio.roundtrip.preview import PreviewResult, generate_preview
 from cdp_poc_studio.roundtrip.scenario import WIRE_PATH, MappingRule, Scenario
-from cdp_poc_studio.ui.context import StudioContext
-from cdp_poc_studio.ui.dialogs import SAMPLE_FILTER
-from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.ui.payloads import render_batch, render_rest, rest_requests
-from cdp_poc_studio.ui.preview import PreviewResult, generate_preview
-from cdp_poc_studio.ui.source_mapping import (
+from cdp_poc_studio.roundtrip.source_mapping import (
     ImportedSample,
     SampleError,
     build_guest_record,
@@ -45,6 +42,9 @@ from cdp_poc_studio.ui.source_mapping import (
     target_choices,
     validate_targets,
 )
+from cdp_poc_studio.ui.context import StudioContext
+from cdp_poc_studio.ui.dialogs import SAMPLE_FILTER
+from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.workers.tasks import Report
 
 SAMPLE_GUESTS = 10

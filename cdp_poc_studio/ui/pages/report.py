@@ -16,12 +16,12 @@ from cdp_poc_studio.roundtrip.cleanup import CleanupPlan, execute_cleanup, plan_
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import bundle
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
+from cdp_poc_studio.roundtrip.run_jobs import summary_paragraph
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import BUNDLE_FILTER, HTML_FILTER
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.run_controller import RunController, TargetPlan
-from cdp_poc_studio.ui.run_jobs import summary_paragraph
 from cdp_poc_studio.workers.tasks import Report
 
 LISTED_REFS = 10

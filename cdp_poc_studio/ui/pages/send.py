@@ -25,12 +25,20 @@ from PySide6.QtWidgets import (
 from cdp_poc_studio.cdp.ledger import LedgerRecord
 from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
 from cdp_poc_studio.domain.schema_file import SchemaFileError
+from cdp_poc_studio.roundtrip.run_jobs import (
+    DryRun,
+    LedgerView,
+    RecordDetails,
+    RunSummary,
+    dry_run,
+    list_runs,
+    read_ledger,
+)
+from cdp_poc_studio.roundtrip.run_jobs import record_details as load_record_details
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.run_controller import RunController
-from cdp_poc_studio.ui.run_jobs import DryRun, LedgerView, RecordDetails, RunSummary, dry_run, list_runs, read_ledger
-from cdp_poc_studio.ui.run_jobs import record_details as load_record_details
 from cdp_poc_studio.ui.widgets.stage_progress import StageProgressPanel
 from cdp_poc_studio.ui.widgets.throughput_chart import ThroughputChart
 from cdp_poc_studio.workers.tasks import Report

@@ -41,12 +41,12 @@ from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.report_model import DifferenceRow, RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
+from cdp_poc_studio.roundtrip.run_jobs import RecordDetails, local_and_utc, record_details
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.qmodels.difference_table import OUTCOME_ORDER, DifferenceFilterProxy, DifferenceTableModel
 from cdp_poc_studio.ui.run_controller import RunController
-from cdp_poc_studio.ui.run_jobs import RecordDetails, local_and_utc, record_details
 from cdp_poc_studio.ui.widgets.json_tree import JsonTree
 from cdp_poc_studio.ui.widgets.stage_progress import StageProgressPanel
 from cdp_poc_studio.workers.tasks import Report

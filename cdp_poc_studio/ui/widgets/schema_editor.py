@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from cdp_poc_studio.domain.limits import GUEST_EXTENSION_NAMES
 from cdp_poc_studio.domain.schema import FIELD_NAME, ExtensionSchema
-from cdp_poc_studio.ui.preview import Finding
+from cdp_poc_studio.roundtrip.preview import Finding
 
 NODE = Qt.ItemDataRole.UserRole
 SPEC = Qt.ItemDataRole.UserRole + 1

@@ -122,7 +122,7 @@ def gui_command(
     "--schema",
     "schema_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Extension schema file (TOML or JSON); see resources/schemas/.",
+    help="Extension schema file (TOML or JSON); see cdp_poc_studio/resources/schemas/.",
 )
 @click.option(
     "--flatten",
@@ -314,8 +314,8 @@ def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
 
 @contextmanager
 def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None) -> Iterator[Target]:
-    from cdp_poc_studio.sandbox_process import SandboxStartError
-    from cdp_poc_studio.targets import TargetError, default_sandbox_db, profile_target, sandbox_target
+    from cdp_poc_studio.targets.sandbox_process import SandboxStartError
+    from cdp_poc_studio.targets.target import TargetError, default_sandbox_db, profile_target, sandbox_target
 
     choice = target or ("sandbox" if scenario.target.kind == "sandbox" else f"profile:{scenario.target.profile}")
     try:
@@ -332,7 +332,7 @@ def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None)
 
 
 def _finish(report: RunReport, folder: Path, output: str) -> None:
-    from cdp_poc_studio.console import summary
+    from cdp_poc_studio.cli.console import summary
 
     if output == "json":
         click.echo((folder / "report" / "report.json").read_text())
@@ -342,7 +342,7 @@ def _finish(report: RunReport, folder: Path, output: str) -> None:
 
 
 def _execute(pipeline: Pipeline, output: str) -> RunReport:
-    from cdp_poc_studio.console import ProgressLine
+    from cdp_poc_studio.cli.console import ProgressLine
     from cdp_poc_studio.domain.errors import CdpError
     from cdp_poc_studio.domain.progress import Cancelled
 
@@ -412,7 +412,11 @@ def run_command(
 
 @cli.command("demo")
 @click.option(
-    "--scenario", "name", default="retail_loyalty", show_default=True, help="A bundled scenario (resources/scenarios)."
+    "--scenario",
+    "name",
+    default="retail_loyalty",
+    show_default=True,
+    help="A bundled scenario (its name in cdp_poc_studio/resources/scenarios).",
 )
 @click.option("--guests", type=click.IntRange(min=1), help="Override the scenario's guest count.")
 @click.option(
@@ -423,7 +427,7 @@ def demo_command(name: str, guests: int | None, runs_root: Path, output: str) ->
     """Start a fresh embedded sandbox, run a bundled scenario end to end, print the summary and the report."""
     from cdp_poc_studio.resources import SCENARIOS
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
-    from cdp_poc_studio.targets import sandbox_target
+    from cdp_poc_studio.targets.target import sandbox_target
 
     path = SCENARIOS / f"{name}.toml"
     if not path.is_file():
@@ -470,8 +474,8 @@ def _run_folder(folder: Path) -> tuple[RunFolder, RunState]:
 
 @contextmanager
 def _reopen(state: RunState) -> Iterator[Target]:
-    from cdp_poc_studio.sandbox_process import SandboxStartError
-    from cdp_poc_studio.targets import TargetError, reopen_target
+    from cdp_poc_studio.targets.sandbox_process import SandboxStartError
+    from cdp_poc_studio.targets.target import TargetError, reopen_target
 
     try:
         with reopen_target(state) as handle:
@@ -539,7 +543,7 @@ def cleanup_command(folder: Path, yes: bool) -> None:
 
 
 def _default_db() -> Path:
-    from cdp_poc_studio.targets import default_sandbox_db
+    from cdp_poc_studio.targets.target import default_sandbox_db
 
     return default_sandbox_db()
 

@@ -20,7 +20,7 @@ from cdp_poc_studio.cdp.secrets import (
     SessionSecretStore,
 )
 from cdp_poc_studio.domain.errors import SecretStoreUnavailable
-from cdp_poc_studio.ui.settings import SavedProfile
+from cdp_poc_studio.targets.settings import SavedProfile
 
 # The two secrets of a profile; the client key and the OAuth client id are identifiers kept in the settings.
 SECRETS = (SecretName.API_TOKEN, SecretName.OAUTH_CLIENT_SECRET)

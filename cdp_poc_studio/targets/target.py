@@ -19,8 +19,8 @@ from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
 from cdp_poc_studio.roundtrip.pipeline import Target
 from cdp_poc_studio.roundtrip.run_folder import RunState
-from cdp_poc_studio.sandbox_admin import SandboxAdmin
-from cdp_poc_studio.sandbox_process import SandboxOptions, SandboxProcess
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess
 
 
 class TargetError(ValueError):
@@ -70,7 +70,7 @@ def profile_target(name: str) -> Iterator[Target]:
         load_credentials,
     )
     from cdp_poc_studio.domain.errors import SecretStoreUnavailable
-    from cdp_poc_studio.ui.settings import SettingsStore
+    from cdp_poc_studio.targets.settings import SettingsStore
 
     saved = SettingsStore.default().load().profile(name)
     if saved is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp_poc_studio.domain.limits import GUEST_EXTENSION_NAMES, MAX_EXTENSION_KEYS
-from cdp_poc_studio.ui.payloads import GUEST_ATTRIBUTES, LIST_ATTRIBUTES
+from cdp_poc_studio.roundtrip.payloads import GUEST_ATTRIBUTES, LIST_ATTRIBUTES
 
 SKIP = "(not sent)"
 IDENTIFIER = "identifiers.id"
