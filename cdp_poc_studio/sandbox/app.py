@@ -13,6 +13,8 @@ from cdp_poc_studio.sandbox import (
     routes_batches,
     routes_exports,
     routes_guests,
+    routes_legacy_guests,
+    routes_legacy_orders,
     routes_orders,
     s3,
 )
@@ -23,10 +25,10 @@ from cdp_poc_studio.sandbox.errors import install_error_handlers
 from cdp_poc_studio.sandbox.faults import FaultMiddleware
 from cdp_poc_studio.sandbox.journal import JournalMiddleware
 
-DESCRIPTION = """A local emulator of Sitecore CDP's HTTP APIs: Guest and Order REST v2.1 (Basic auth), Batch v2
-(Basic auth, pre-signed upload URLs served by the sandbox), Audience export v2 (OAuth client credentials at
-/oauth/token, Bearer tokens). The sandbox admin API (/_sandbox/...) and the fake S3 (/_s3/...) are not part of the
-CDP surface and are left out of this description."""
+DESCRIPTION = """A local emulator of Sitecore CDP's HTTP APIs: Guest and Order REST v2.1 and legacy v2
+(Basic auth), Batch v2 (Basic auth, pre-signed upload URLs served by the sandbox), Audience export v2 (OAuth client
+credentials at /oauth/token, Bearer tokens). The sandbox admin API (/_sandbox/...) and the fake S3 (/_s3/...) are
+not part of the CDP surface and are left out of this description."""
 
 
 def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -54,6 +56,8 @@ def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = Non
     app.include_router(auth.oauth_router)
     app.include_router(routes_guests.router)
     app.include_router(routes_orders.router)
+    app.include_router(routes_legacy_guests.router)
+    app.include_router(routes_legacy_orders.router)
     app.include_router(routes_batches.router)
     app.include_router(routes_exports.router)
     app.include_router(s3.router)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBearer
 
 from cdp_poc_studio.sandbox.config import OAUTH_AUDIENCE
-from cdp_poc_studio.sandbox.errors import JsonResponse, unauthorized
+from cdp_poc_studio.sandbox.errors import BEARER_CHALLENGE, JsonResponse, unauthorized
 
 if TYPE_CHECKING:
     from cdp_poc_studio.sandbox.context import Sandbox
@@ -64,7 +64,7 @@ def check_bearer(request: Request, _scheme: Annotated[Any, Depends(_bearer_schem
     sandbox = sandbox_of(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not verify_token(sandbox, token.strip()):
-        raise unauthorized()
+        raise unauthorized(BEARER_CHALLENGE)
 
 
 def issue_token(sandbox: Sandbox, client_id: str, audience: str, issuer: str) -> str:

@@ -70,8 +70,19 @@ def unauthorized_body() -> dict[str, Any]:
     return {"status": "UNAUTHORIZED", "code": 401, "message": UNAUTHORIZED_MESSAGE, "moreInfoUrl": MORE_INFO_URL}
 
 
-def unauthorized() -> CdpError:
-    return CdpError(401, UNAUTHORIZED_MESSAGE)
+# RFC 9110: every 401 carries a challenge; clients that answer challenges (curl --anyauth, .NET's
+# CredentialCache, requests' HTTPDigestAuth fallbacks) send no credentials until they see one.
+BASIC_CHALLENGE = 'Basic realm="Sitecore CDP", charset="UTF-8"'
+BEARER_CHALLENGE = 'Bearer realm="Sitecore CDP"'
+
+
+def unauthorized(challenge: str = BASIC_CHALLENGE) -> CdpError:
+    return CdpError(401, UNAUTHORIZED_MESSAGE, headers={"WWW-Authenticate": challenge})
+
+
+def payload_too_large(limit: int | None = None) -> CdpError:
+    most = f"{limit} bytes, " if limit else ""
+    return CdpError(413, "Payload Too Large", f"The request body is larger than {most}the most this endpoint accepts.")
 
 
 def invalid(attribute: str, reason: str) -> CdpError:
@@ -127,6 +138,8 @@ def install_error_handlers(app: FastAPI) -> None:
             ).response()
         if exc.status_code == 401:
             return unauthorized().response()
+        if exc.status_code == 413:
+            return payload_too_large().response()
         return CdpError(exc.status_code, str(exc.detail)).response()
 
     async def on_unexpected(_request: Request, exc: Exception) -> Response:

@@ -8,13 +8,20 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import Depends, Request
+from starlette.responses import Response
 
 from cdp_poc_studio.sandbox.errors import CdpError, invalid, json_parse_error, unsupported_media_type
+from cdp_poc_studio.sandbox.fidelity import warn
 
 # facts §2.2: offset default 0; limit default 10, minimum 10, maximum 100 (guest spec).
 DEFAULT_LIMIT = 10
 MIN_LIMIT = 10
 MAX_LIMIT = 100
+# Inferred: CDP is a Java service whose paging parameters are Java ints; anything larger is a 400, never a 500.
+MAX_OFFSET = 2**31 - 1
+# The documented curl examples send JSON with no Content-Type header, so curl labels it form-urlencoded
+# (facts §3.5, the legacy pages): a body that parses as JSON is read as JSON under these types too.
+LENIENT_MEDIA_TYPES = frozenset({"", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream"})
 
 
 def new_ref() -> str:
@@ -35,12 +42,19 @@ def is_json_content_type(value: str | None) -> bool:
 
 async def json_body(request: Request) -> Any:
     """FastAPI dependency: the parsed JSON body, or CDP's 415 / 400 answer."""
-    if not is_json_content_type(request.headers.get("content-type")):
-        raise unsupported_media_type(request.headers.get("content-type"))
+    content_type = request.headers.get("content-type")
+    json_type = is_json_content_type(content_type)
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not json_type and media not in LENIENT_MEDIA_TYPES:
+        raise unsupported_media_type(content_type)
     raw = await request.body()
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, which Jackson skips in byte input
+        raw = raw[3:]
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if not json_type:
+            raise unsupported_media_type(content_type) from None
         raise json_parse_error(exc.lineno, exc.colno) from None
 
 
@@ -49,8 +63,14 @@ def parse_paging(offset: int | None, limit: int | None) -> tuple[int, int]:
     lim = DEFAULT_LIMIT if limit is None else limit
     if off < 0:
         raise invalid("offset", "must be greater than or equal to 0")
-    if not MIN_LIMIT <= lim <= MAX_LIMIT:
-        raise invalid("limit", f"must be between {MIN_LIMIT} and {MAX_LIMIT}")
+    if off > MAX_OFFSET:
+        raise invalid("offset", f"must be less than or equal to {MAX_OFFSET}")
+    if not 1 <= lim <= MAX_LIMIT:
+        raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
+    if lim < MIN_LIMIT:
+        # The spec says minimum 10 on a parameter it types as an object; whether a tenant refuses, raises or
+        # honours a smaller limit is not documented (fidelity table): honoured, with a warning.
+        warn(f"limit={lim} is below the spec's minimum of {MIN_LIMIT}; honoured as sent")
     return off, lim
 
 
@@ -112,3 +132,18 @@ def require(condition: bool, error: CdpError) -> None:
 
 
 JsonBody = Annotated[Any, Depends(json_body)]
+
+
+def as_legacy(request: Request, response: Response) -> Response:
+    """A v2.1 answer as legacy v2 gives it: the same body with every href on /v2/. One store serves both
+    versions, so only the links differ (the base URL prefix keeps data values that merely contain "/v2.1/")."""
+    base = base_url(request).encode()
+    body = bytes(response.body).replace(base + b"/v2.1/", base + b"/v2/")
+    return Response(body, status_code=response.status_code, media_type="application/json")
+
+
+def drop_nulls(body: Any) -> Any:
+    """Legacy updates merge the attributes sent; a null (an SDK serialising every property) changes nothing."""
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if v is not None}
+    return body

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cdp_poc_studio.sandbox.clock import Clock, iso
+from cdp_poc_studio.sandbox.fidelity import collecting
 
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 SECRET_QUERY = ("Signature", "client_secret")
@@ -43,6 +44,8 @@ class JournalEntry:
     request_bytes: int = 0
     fault: str | None = None
     error: str | None = None
+    # Accepted on an inferred rule (fidelity.warn): a real tenant may answer differently.
+    warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,7 +113,9 @@ class JournalMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, recording_send)
+            with collecting() as warnings:
+                entry.warnings = warnings
+                await self.app(scope, counting_receive, recording_send)
         except Exception as exc:
             entry.error = repr(exc)
             raise

@@ -14,9 +14,10 @@ from cdp_poc_studio.sandbox.auth import check_basic, sandbox_of
 from cdp_poc_studio.sandbox.batch_processor import LOG_NAME, UPLOAD_NAME
 from cdp_poc_studio.sandbox.clock import iso, parse_iso
 from cdp_poc_studio.sandbox.errors import CdpError, JsonResponse, invalid, not_found
-from cdp_poc_studio.sandbox.http import JsonBody, base_url, require
+from cdp_poc_studio.sandbox.fidelity import warn
+from cdp_poc_studio.sandbox.http import MAX_OFFSET, JsonBody, base_url, require
 from cdp_poc_studio.sandbox.s3 import BATCH_BUCKET
-from cdp_poc_studio.sandbox.validation import require_object
+from cdp_poc_studio.sandbox.validation import numeric_string, require_object
 
 router = APIRouter(dependencies=[Depends(check_basic)], tags=["Batch"])
 
@@ -101,6 +102,13 @@ def allocate(request: Request, batchRef: str, body: JsonBody) -> JsonResponse:  
     require(checksum is not None, invalid("checksum", "may not be null"))
     require(isinstance(checksum, str) and bool(HEX_MD5.match(checksum)), invalid("checksum", "must be a hex MD5"))
     require(size is not None, invalid("size", "may not be null"))
+    if isinstance(size, str):
+        # Inferred (fidelity table): a published uploader sends {"size": "192328"}; Jackson reads a numeric string
+        # into a long by default.
+        coerced = numeric_string(size)
+        require(isinstance(coerced, int), invalid("size", "must be an integer"))
+        warn(f"size {size!r} was sent as a string and read as {coerced}")
+        size = coerced
     require(isinstance(size, int) and not isinstance(size, bool), invalid("size", "must be an integer"))
     assert isinstance(size, int)
     assert isinstance(checksum, str)
@@ -149,6 +157,7 @@ def inspect_list(
     off = 0 if offset is None else offset
     lim = 10 if limit is None else limit
     require(off >= 0, invalid("offset", "must be greater than or equal to 0"))
+    require(off <= MAX_OFFSET, invalid("offset", f"must be less than or equal to {MAX_OFFSET}"))
     require(1 <= lim <= 100, invalid("limit", "must be between 1 and 100"))
     now = sandbox.clock.now()
     where = ["created_at >= ?"]

@@ -10,6 +10,7 @@ from cdp_poc_studio.sandbox import guests
 from cdp_poc_studio.sandbox.auth import check_basic, sandbox_of
 from cdp_poc_studio.sandbox.clock import iso
 from cdp_poc_studio.sandbox.errors import CdpError, JsonResponse, invalid, not_found
+from cdp_poc_studio.sandbox.fidelity import warn
 from cdp_poc_studio.sandbox.http import (
     JsonBody,
     base_url,
@@ -93,6 +94,113 @@ def create_guest(request: Request, body: JsonBody) -> JsonResponse:
     return JsonResponse(guests.guest_view(base_url(request), guest), status_code=201)
 
 
+PAGING_PARAMS = frozenset({"offset", "limit", "expand", "sort"})
+SEARCH_FILTERS = ("email", "orderReferenceId", "orderRef", "identifiers.provider", "identifiers.id")
+# Legacy v2 also searched by these (facts §3.2, retrieve-guests--legacy-).
+LEGACY_SEARCH_FILTERS = (*SEARCH_FILTERS, "firstName", "lastName", "email.untouched", "phoneNumber")
+
+
+def check_query(request: Request, allowed: tuple[str, ...] | frozenset[str]) -> None:
+    """An unsupported query parameter is a 400 naming it: silently ignoring a filter would answer with the
+    tenant's first guests, and a "find first" client would pick the wrong one (fidelity table)."""
+    for name in request.query_params:
+        if name not in allowed and name not in PAGING_PARAMS:
+            raise invalid(name, f"not a supported search parameter (use {', '.join(allowed)})")
+
+
+def search_guests(request: Request, *, version: str, legacy: bool) -> JsonResponse:
+    """GET /v2.1/guests and GET /v2/guests: exact-match filters, all of which must match, paged."""
+    sandbox = sandbox_of(request)
+    allowed = LEGACY_SEARCH_FILTERS if legacy else SEARCH_FILTERS
+    check_query(request, allowed)
+    q = request.query_params
+    off, lim = parse_paging(_int_param(q, "offset"), _int_param(q, "limit"))
+    sort = q.get("sort")
+    order_by = parse_sort(sort, SORTABLE) or "created_at, ref"
+    provider, ident = q.get("identifiers.provider"), q.get("identifiers.id")
+    if (provider is None) != (ident is None):
+        raise invalid("identifiers", "identifiers.provider and identifiers.id must be used together")
+    where: list[str] = []
+    params: list[Any] = []
+    query: dict[str, str] = {}
+    email = q.get("email")
+    by_identifier = "ref IN (SELECT guest_ref FROM guest_identifiers WHERE provider = ? AND id = ?)"
+    if legacy and email is not None and provider is not None:
+        # Inferred: the .NET SDK finds a guest with email=X&identifiers.provider=email&identifiers.id=X and takes
+        # the first item; it works against CDP only if either filter may match, so legacy search ORs the two.
+        warn("email and identifiers filters were combined with OR, as the .NET SDK's guest lookup expects")
+        where.append(f"(email = ? OR {by_identifier})")
+        params += [email, provider, ident]
+    else:
+        if email is not None:
+            where.append("email = ?")
+            params.append(email)
+        if provider is not None:
+            where.append(by_identifier)
+            params += [provider, ident]
+    for name in ("email", "identifiers.provider", "identifiers.id"):
+        if q.get(name) is not None:
+            query[name] = str(q.get(name))
+    order_ref, order_reference = q.get("orderRef"), q.get("orderReferenceId")
+    if order_ref is not None:
+        where.append("ref IN (SELECT guest_ref FROM orders WHERE ref = ?)")
+        params.append(order_ref)
+        query["orderRef"] = order_ref
+    if order_reference is not None:
+        where.append("ref IN (SELECT guest_ref FROM orders WHERE reference_id = ?)")
+        params.append(order_reference)
+        query["orderReferenceId"] = order_reference
+    if legacy:
+        # Inferred: email.untouched is the exact (not analysed) email; the sandbox's email match is exact already.
+        untouched = q.get("email.untouched")
+        if untouched is not None:
+            where.append("email = ?")
+            params.append(untouched)
+            query["email.untouched"] = untouched
+        for name in ("firstName", "lastName"):
+            value = q.get(name)
+            if value is not None:
+                where.append(f"json_extract(data, '$.{name}') = ?")
+                params.append(value)
+                query[name] = value
+        phone = q.get("phoneNumber")
+        if phone is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(data, '$.phoneNumbers') WHERE value = ?)")
+            params.append(phone)
+            query["phoneNumber"] = phone
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    conn = sandbox.store.read()
+    total = conn.execute(f"SELECT count(*) FROM guests{clause}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT ref, created_at, modified_at, data, exts FROM guests{clause} ORDER BY {order_by} LIMIT ? OFFSET ?",
+        [*params, lim, off],
+    ).fetchall()
+    base = base_url(request)
+    full = parse_expand(q.getlist("expand"))
+    if full:
+        query["expand"] = "true"
+    items = [
+        guests.guest_view(base, guests._row(r), full=True, expand=True)
+        if full
+        else {"href": f"{base}/{version}/guests/{r[0]}"}
+        for r in rows
+    ]
+    if sort:
+        query["sort"] = sort
+    path = f"/{version}/guests"
+    return JsonResponse(collection(base, path, offset=off, limit=lim, total=total, items=items, query=query))
+
+
+def _int_param(query: Any, name: str) -> int | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise invalid(name, "must be an integer") from None
+
+
 @router.get("/v2.1/guests", tags=[GUEST_TAG], summary="Retrieve guests")
 def list_guests(
     request: Request,
@@ -106,48 +214,8 @@ def list_guests(
     identifiers_provider: Annotated[str | None, Query(alias="identifiers.provider")] = None,
     identifiers_id: Annotated[str | None, Query(alias="identifiers.id")] = None,
 ) -> JsonResponse:
-    sandbox = sandbox_of(request)
-    off, lim = parse_paging(offset, limit)
-    order_by = parse_sort(sort, SORTABLE) or "created_at, ref"
-    if (identifiers_provider is None) != (identifiers_id is None):
-        raise invalid("identifiers", "identifiers.provider and identifiers.id must be used together")
-    where, params, query = [], [], {}
-    if email is not None:
-        where.append("email = ?")
-        params.append(email)
-        query["email"] = email
-    if identifiers_provider is not None:
-        where.append("ref IN (SELECT guest_ref FROM guest_identifiers WHERE provider = ? AND id = ?)")
-        params += [identifiers_provider, str(identifiers_id)]
-        query.update({"identifiers.provider": identifiers_provider, "identifiers.id": str(identifiers_id)})
-    if orderRef is not None:
-        where.append("ref IN (SELECT guest_ref FROM orders WHERE ref = ?)")
-        params.append(orderRef)
-        query["orderRef"] = orderRef
-    if orderReferenceId is not None:
-        where.append("ref IN (SELECT guest_ref FROM orders WHERE reference_id = ?)")
-        params.append(orderReferenceId)
-        query["orderReferenceId"] = orderReferenceId
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
-    conn = sandbox.store.read()
-    total = conn.execute(f"SELECT count(*) FROM guests{clause}", params).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT ref, created_at, modified_at, data, exts FROM guests{clause} ORDER BY {order_by} LIMIT ? OFFSET ?",
-        [*params, lim, off],
-    ).fetchall()
-    base = base_url(request)
-    full = parse_expand(expand)
-    if full:
-        query["expand"] = "true"
-    items = [
-        guests.guest_view(base, guests._row(r), full=True, expand=True)
-        if full
-        else {"href": f"{base}/v2.1/guests/{r[0]}"}
-        for r in rows
-    ]
-    if sort:
-        query["sort"] = sort
-    return JsonResponse(collection(base, "/v2.1/guests", offset=off, limit=lim, total=total, items=items, query=query))
+    # The declared parameters document the route in the OpenAPI description; search_guests reads the query.
+    return search_guests(request, version="v2.1", legacy=False)
 
 
 @router.get("/v2.1/guests/{guestRef}", tags=[GUEST_TAG], summary="Retrieve a guest")

@@ -11,6 +11,7 @@ from cdp_poc_studio.sandbox import orders
 from cdp_poc_studio.sandbox.auth import check_basic, sandbox_of
 from cdp_poc_studio.sandbox.clock import iso
 from cdp_poc_studio.sandbox.errors import CdpError, JsonResponse, conflict, invalid, not_found
+from cdp_poc_studio.sandbox.fidelity import warn
 from cdp_poc_studio.sandbox.http import (
     JsonBody,
     base_url,
@@ -72,17 +73,31 @@ def _load_order(sandbox: Any, conn: Any, ref: str) -> orders.OrderRow:
 # -- orders -------------------------------------------------------------------------------------------------
 
 
-@router.post("/v2.1/orders", tags=[ORDER_TAG], summary="Create an order", status_code=201,
-             openapi_extra=_body(ORDER_SCHEMA))  # fmt: skip
-def create_order(request: Request, body: JsonBody) -> JsonResponse:
+def create_order_for(request: Request, body: Any, *, required: tuple[str, ...]) -> JsonResponse:
+    """POST /v2.1/orders and POST /v2/orders. `?guestRef=` links the order to that guest (the .NET SDK creates
+    orders so); an unknown guest is a 400 rather than an order silently left without its guest."""
     sandbox = sandbox_of(request)
-    attrs = validate(require_object(body), ORDER_FIELDS, required=ORDER_REQUIRED, read_only=ORDER_READ_ONLY)
+    attrs = validate(require_object(body), ORDER_FIELDS, required=required, read_only=ORDER_READ_ONLY)
+    unknown = [name for name in request.query_params if name != "guestRef"]
+    if unknown:
+        raise invalid(unknown[0], "not a supported parameter on order create (use guestRef)")
+    guest_ref = request.query_params.get("guestRef")
     now = iso(sandbox.clock.now())
     ref = new_ref()
     with sandbox.store.write() as conn:
-        orders.insert(conn, ref, attrs, now)
+        if guest_ref is not None:
+            if conn.execute("SELECT 1 FROM guests WHERE ref = ?", (guest_ref,)).fetchone() is None:
+                raise invalid("guestRef", f"guest {guest_ref} does not exist")
+            warn("guestRef on order create links the order to that guest (seen in the .NET SDK, not documented)")
+        orders.insert(conn, ref, attrs, now, guest_ref)
         order = _load_order(sandbox, conn, ref)
     return JsonResponse(orders.order_view(base_url(request), order), status_code=201)
+
+
+@router.post("/v2.1/orders", tags=[ORDER_TAG], summary="Create an order", status_code=201,
+             openapi_extra=_body(ORDER_SCHEMA))  # fmt: skip
+def create_order(request: Request, body: JsonBody) -> JsonResponse:
+    return create_order_for(request, body, required=ORDER_REQUIRED)
 
 
 @router.get("/v2.1/orders", tags=[ORDER_TAG], summary="Retrieve orders by referenceId or guestRef")
@@ -96,6 +111,9 @@ def list_orders(
     sort: str | None = None,
 ) -> JsonResponse:
     sandbox = sandbox_of(request)
+    for name in request.query_params:
+        if name not in ("referenceId", "guestRef", "offset", "limit", "expand", "sort"):
+            raise invalid(name, "not a supported search parameter (use referenceId or guestRef)")
     if (referenceId is None) == (guestRef is None):
         raise invalid("referenceId", "send exactly one of referenceId and guestRef")
     off, lim = parse_paging(offset, limit)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cdp_poc_studio.sandbox.clock import iso, parse_iso
 from cdp_poc_studio.sandbox.errors import CdpError, invalid
+from cdp_poc_studio.sandbox.fidelity import warn
 
 GUEST_TYPES = ("visitor", "customer", "traveller")
 # facts §5.3, with the official spelling "PARTIALY".
@@ -70,9 +72,30 @@ def _string_list(value: Any) -> list[str]:
     return value
 
 
+def numeric_string(value: str) -> int | float | None:
+    """A JSON string holding a number ("192328", "12.5"), as Jackson coerces it by default; else None."""
+    text = value.strip()
+    if not text or len(text) > 40:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number and number not in (float("inf"), float("-inf")) else None
+
+
 def _number(value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
+        # Inferred (fidelity table): CDP is a Jackson service, which coerces a numeric string to a number.
+        coerced = numeric_string(value) if isinstance(value, str) else None
+        if coerced is None:
+            raise ValueError("must be a number")
+        warn(f"the number {value!r} was sent as a string and read as {coerced}")
+        return coerced
     return value
 
 
@@ -80,6 +103,10 @@ def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             return int(value)
+        coerced = numeric_string(value) if isinstance(value, str) else None
+        if isinstance(coerced, int):
+            warn(f"the integer {value!r} was sent as a string and read as {coerced}")
+            return coerced
         raise ValueError("must be an integer")
     return value
 
@@ -89,7 +116,20 @@ def _datetime(value: Any) -> str:
     try:
         return iso(parse_iso(value))
     except (ValueError, TypeError, OverflowError):
+        pass
+    # Inferred (fidelity table): a date-time without a zone (.NET writes DateTime so) or a bare date, as Jackson's
+    # default date format reads it: as UTC.
+    try:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError
+        parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is not None:
+            raise ValueError
+        normalised = iso(parsed.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):
         raise ValueError("not a valid date-time") from None
+    warn(f"the date-time {value!r} has no time zone and was read as UTC ({normalised})")
+    return normalised
 
 
 def _enum(values: tuple[str, ...]) -> Field:
@@ -307,6 +347,11 @@ def validate(
         spec = fields.get(name)
         if spec is None:
             if name in read_only:
+                continue
+            if value is None:
+                # Inferred (fidelity table): Jackson-based services take a null as an absent attribute; SDKs that
+                # serialise every property (the .NET SDK's "phone": null) rely on it.
+                warn(f"the unknown attribute {prefix + name} was null and is ignored")
                 continue
             raise invalid(prefix + name, "not a known attribute")
         if value is None:

@@ -321,7 +321,8 @@ def test_allocate_validation(api: SandboxApi) -> None:
         {"checksum": "0" * 32},
         {"checksum": "0" * 32, "size": 0},
         {"checksum": "0" * 32, "size": 60 * 1024 * 1024},
-        {"checksum": "0" * 32, "size": "10"},
+        {"checksum": "0" * 32, "size": "ten"},
+        {"checksum": "0" * 32, "size": "10.5"},
     ]
     for body in cases:
         resp = api.rest.put(f"/v2/batches/{ref}", json=body)

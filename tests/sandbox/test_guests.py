@@ -108,7 +108,14 @@ def test_paging_sort_and_bounds(api: SandboxApi) -> None:
     first = api.rest.get("/v2.1/guests", params={"sort": "firstName::DESC", "expand": "true"}).json()
     assert [g["firstName"] for g in first["items"]][:5] == ["Cara"] * 5
     assert first["next"]["href"].startswith(api.base_url + "/v2.1/guests?")
-    for bad in ({"limit": 9}, {"limit": 101}, {"offset": -1}, {"sort": "firstName::asc"}, {"limit": "x"}):
+    for bad in (
+        {"limit": 0},
+        {"limit": 101},
+        {"offset": -1},
+        {"offset": 2**63},
+        {"sort": "firstName::asc"},
+        {"limit": "x"},
+    ):
         resp = api.rest.get("/v2.1/guests", params=bad)
         assert resp.status_code == 400, bad
         assert resp.json()["status"] == 400
@@ -149,8 +156,10 @@ def test_malformed_requests(api: SandboxApi) -> None:
     form = api.rest.post("/v2.1/guests", data={"guestType": "customer"})
     assert form.status_code == 415
     assert form.json()["code"] == 415
-    text = api.rest.patch("/v2.1/guests/x", content=b"{}", headers={"Content-Type": "text/plain"})
+    text = api.rest.patch("/v2.1/guests/x", content=b"first=Ann", headers={"Content-Type": "text/plain"})
     assert text.status_code == 415
+    xml = api.rest.post("/v2.1/guests", content=b"{}", headers={"Content-Type": "application/xml"})
+    assert xml.status_code == 415
     array = api.rest.post("/v2.1/guests", json=[1, 2])
     assert array.status_code == 400
 

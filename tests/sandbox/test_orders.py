@@ -64,7 +64,7 @@ def test_create_and_get_order(api: SandboxApi) -> None:
         ({"status": "PARTIALLY_REFUNDED"}, "status: not a valid value"),  # CDP spells it PARTIALY
         ({"orderedAt": "19/12/2025"}, "orderedAt: not a valid date-time"),
         ({"currencyCode": "euro"}, "currencyCode: must be a 3-letter ISO 4217 code"),
-        ({"price": "12"}, "price: must be a number"),
+        ({"price": "twelve"}, "price: must be a number"),
     ],
 )
 def test_order_validation(api: SandboxApi, change: dict[str, Any], message: str) -> None:
