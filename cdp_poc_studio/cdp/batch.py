@@ -38,7 +38,7 @@ from cdp_poc_studio.domain.errors import (
     PresignedUrlExpired,
 )
 from cdp_poc_studio.domain.limits import MAX_BATCH_FILE_BYTES
-from cdp_poc_studio.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from cdp_poc_studio.domain.progress import CancelToken, ProgressMeter, Stage, StageCallback, StageEvent
 
 BATCHES = "/v2/batches"
 FINAL_STATUSES = frozenset({"success", "error", "corrupted"})
@@ -246,8 +246,9 @@ def write_batch_files(
     max_bytes: int = MAX_BATCH_FILE_BYTES,
     compresslevel: int = 6,
     total: int | None = None,
-    progress: ProgressCallback | None = None,
+    progress: StageCallback | None = None,
     cancel: CancelToken | None = None,
+    stage: Stage = "generate",
 ) -> list[BatchFile]:
     """Stream guests (each followed by its orders) into batch files, recording every line in the ledger.
 
@@ -255,7 +256,7 @@ def write_batch_files(
     cancelled or failed write drops the unfinished file; rerunning writes the same files again (the generator
     is seeded and gzip's timestamp fixed), which the ledger recognises by MD5.
     """
-    meter = ProgressMeter("write", total, progress)
+    meter = ProgressMeter(stage, total, progress)
     rows: list[tuple[str, str, int, int, str, str | None, str, int]] = []
     if ledger is not None:
         ledger.set_meta("batch_files_complete", False)
@@ -330,7 +331,7 @@ class BatchSender:
         ledger: RunLedger | None = None,
         *,
         poll: PollSettings = PollSettings(),
-        progress: ProgressCallback | None = None,
+        progress: StageCallback | None = None,
         cancel: CancelToken | None = None,
         max_reallocations: int = 3,
         ref_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -343,18 +344,31 @@ class BatchSender:
         self.progress = progress
         self.max_reallocations = max_reallocations
         self.new_ref = ref_factory
+        self._files: ProgressMeter | None = None
 
     def send_all(self, files: Sequence[BatchFile]) -> list[BatchResult]:
         """Each file in turn, waiting for its final status before the next (Sitecore's advice)."""
-        meter = ProgressMeter("batch", len(files), self.progress)
+        meter = self._files = ProgressMeter("send", len(files), self.progress, unit="files", interval=0)
         results = []
-        for file in files:
-            self.cancel.raise_if_cancelled()
-            result = self.send(file)
-            results.append(result)
-            meter.advance(1, errors=result.failed_count, message=f"{file.path.name}: {result.status}")
-        meter.finish()
+        try:
+            for file in files:
+                self.cancel.raise_if_cancelled()
+                result = self.send(file)
+                results.append(result)
+                meter.advance(1, errors=result.failed_count, detail=f"{file.path.name}: {result.status}")
+            meter.finish("batch files sent")
+        finally:
+            self._files = None
         return results
+
+    def _tell(self, detail: str, part: StageEvent | None = None) -> None:
+        """What the current file is doing, as a `send` event counting files (or the part's own, outside send_all)."""
+        if self.progress is None:
+            return
+        if self._files is not None:
+            self.progress(self._files.snapshot(detail))
+        elif part is not None:
+            self.progress(part.model_copy(update={"detail": detail}))
 
     def send(self, file: BatchFile) -> BatchResult:
         name = file.path.name
@@ -385,7 +399,10 @@ class BatchSender:
     def _allocate_and_upload(self, file: BatchFile, refs: list[str]) -> str:
         name = file.path.name
         for attempt in range(self.max_reallocations + 1):
-            size_meter = ProgressMeter(f"upload {name}", file.size, self.progress)
+            size_meter = ProgressMeter(
+                "send", file.size, lambda part: self._tell(f"uploading {name} {part.fraction or 0:.0%}", part),
+                unit="bytes",
+            )  # fmt: skip
             batch_ref = self.new_ref()
             refs.append(batch_ref)
             note = "" if attempt == 0 else "re-allocated after the upload URL expired"
@@ -417,12 +434,11 @@ class BatchSender:
         )
 
     def _wait(self, batch_ref: str, name: str) -> BatchStatus:
-        meter = ProgressMeter(f"processing {name}", None, self.progress, interval=0)
         poll = self.poll
 
         def check() -> BatchStatus:
             status = self.client.status(batch_ref)
-            meter.advance(0, message=status.code)
+            self._tell(f"CDP is processing {name}: {status.code or 'waiting'}")
             return status
 
         retrying = Retrying(

@@ -22,7 +22,7 @@ from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from cdp_poc_studio.cdp.http import CdpHttp
-from cdp_poc_studio.domain.progress import CancelToken
+from cdp_poc_studio.domain.progress import CancelToken, ProgressMeter, StageCallback
 
 EXPORTS = "/v2/audienceExports"
 
@@ -194,13 +194,21 @@ class AudienceExportClient:
         return target
 
     def download_all(
-        self, listing: ExportListing, folder: Path, *, cancel: CancelToken | None = None
+        self,
+        listing: ExportListing,
+        folder: Path,
+        *,
+        cancel: CancelToken | None = None,
+        progress: StageCallback | None = None,
     ) -> list[tuple[ExportFile, Path]]:
+        """Every output file of `listing`, in order, counted as `export` stage events of files."""
+        meter = ProgressMeter("export", len(listing.exports), progress, unit="files", interval=0)
         paths = []
         for index, file in enumerate(listing.exports):
             stem = Path(urlsplit(file.url).path).name or "export.gz"
             action = f"{file.delta_action}-" if file.delta_action else ""
             paths.append((file, self.download(file, folder, name=f"{index:03d}-{action}{stem}", cancel=cancel)))
+            meter.advance(1, detail="downloading the export's files")
         return paths
 
     def iter_records(self, file: ExportFile, fmt: ExportFormat) -> Iterator[dict[str, Any]]:

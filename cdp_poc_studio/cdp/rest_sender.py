@@ -30,7 +30,7 @@ from cdp_poc_studio.domain.errors import (
     CdpError,
     CdpTransportError,
 )
-from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressCallback, ProgressMeter
+from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressMeter, StageCallback
 
 T = TypeVar("T")
 _ORDER_PARTS = ("contact", "orderItems", "extensions", "consumers")
@@ -211,7 +211,7 @@ class RestSender:
         ledger: RunLedger | None = None,
         settings: RestSettings = RestSettings(),
         *,
-        progress: ProgressCallback | None = None,
+        progress: StageCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
         self.settings = settings
@@ -234,7 +234,7 @@ class RestSender:
         """Send every guest not yet done in the ledger. Raises the first fatal error (auth, unreachable);
         on cancel returns with `cancelled=True` and the ledger consistent (unfinished records stay `sent`)."""
         result = RestResult()
-        meter = ProgressMeter("rest", total, self.progress)
+        meter = ProgressMeter("send", total, self.progress)
         started = time.perf_counter()
         concurrency = self.settings.concurrency
         in_flight: set[Future[None]] = set()

@@ -6,13 +6,17 @@ import sys
 import time
 from typing import TextIO
 
-from cdp_poc_studio.domain.progress import ProgressReport
+from cdp_poc_studio.domain.progress import STAGE_LABELS, StageEvent
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
 
 
 class ProgressLine:
-    """Redraws one status line on a terminal (at most ten times a second); prints nothing elsewhere."""
+    """Renders a run's stage events as one status line on a terminal (at most ten redraws a second).
+
+    Prints nothing when the stream is not a terminal. A stage's closing event always draws, so the line ends on
+    each stage's final count.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -20,28 +24,14 @@ class ProgressLine:
         self._last = 0.0
         self._width = 0
 
-    def __call__(self, report: ProgressReport) -> None:
+    def __call__(self, event: StageEvent) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
-        finished = report.total is not None and report.done >= report.total
-        if now - self._last < 0.1 and not finished:
+        if now - self._last < 0.1 and not event.finished:
             return
         self._last = now
-        text = f"{report.stage:<10} {report.done:>9,}"
-        if report.total:
-            fraction = min(1.0, report.done / report.total)
-            bar = "#" * int(fraction * 24)
-            text += f"/{report.total:,} [{bar:<24}] {fraction:4.0%}"
-        if report.rate_per_second:
-            text += f"  {report.rate_per_second:,.0f}/s"
-        if report.eta_seconds:
-            text += f"  ETA {report.eta_seconds:,.0f} s"
-        if report.errors:
-            text += f"  {report.errors:,} errors"
-        if report.message:
-            text += f"  {report.message}"
-        text = text[:120]
+        text = render(event)[:120]
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
         self._width = len(text)
@@ -50,6 +40,27 @@ class ProgressLine:
         if self.enabled and self._width:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
+
+
+def render(event: StageEvent) -> str:
+    """One line for a stage event: label, count, bar, rate, time left, errors, state and detail."""
+    text = f"{STAGE_LABELS[event.stage]:<17} {event.done:>9,}"
+    if event.total:
+        fraction = event.fraction or 0.0
+        text += f"/{event.total:,} {event.unit} [{'#' * int(fraction * 24):<24}] {fraction:4.0%}"
+    else:
+        text += f" {event.unit}"
+    if event.rate and event.state == "running":
+        text += f"  {event.rate:,.0f}/s"
+    if event.eta_seconds and event.state == "running":
+        text += f"  ETA {event.eta_seconds:,.0f} s"
+    if event.errors:
+        text += f"  {event.errors:,} errors"
+    if event.state != "running":
+        text += f"  {event.state}"
+    if event.detail:
+        text += f"  {event.detail}"
+    return text
 
 
 def summary(report: RunReport, report_folder: str) -> str:

@@ -1,4 +1,10 @@
-"""Progress reports and cancellation for long jobs: plain Python, no Qt, safe to call from any thread."""
+"""Progress and cancellation for long jobs: plain Python, no Qt, safe to call from any thread.
+
+A run's progress is one typed stream of `StageEvent`s: the pipeline and the clients it drives emit them, and the
+command line's progress line and the studio's run controller render the same events. Events are pydantic models
+that serialise to JSON, so the stream can cross a process pipe unchanged. `ProgressReport` is for the studio's
+one-off jobs outside a run (a preview, a dry run's count).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,61 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+# The stages of a run, in order: the one definition every front end, the run folder and the report use.
+Stage = Literal["generate", "send", "readback", "export", "verify", "report"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+STAGE_LABELS: dict[Stage, str] = {
+    "generate": "Generate",
+    "send": "Send",
+    "readback": "Read back (REST)",
+    "export": "Audience export",
+    "verify": "Verify",
+    "report": "Report",
+}
+# `running` while a stage works; the others end it (the run folder records the same words, without `running`).
+StageState = Literal["running", "done", "skipped", "waiting", "failed", "cancelled"]
+Unit = Literal["records", "files", "bytes"]
+
+
+class StageEvent(BaseModel):
+    """Where a run is: `done` of `total` (None when unknown) `unit`s in `stage`, with errors, rate and ETA.
+
+    `detail` is for people (a file being uploaded, CDP's batch status, why a stage was skipped); nothing parses it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: Stage
+    state: StageState = "running"
+    done: int = 0
+    total: int | None = None
+    unit: Unit = "records"
+    errors: int = 0
+    rate: float | None = None  # units per second since the stage (or its part) started
+    eta_seconds: float | None = None
+    detail: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "running"
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+
+StageCallback = Callable[[StageEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
 class ProgressReport:
-    """Where a job is: `done` of `total` (None when unknown) in `stage`, with errors, throughput and ETA."""
+    """A one-off job's progress (outside a run): `done` of `total` (None when unknown) in `stage`."""
 
     stage: str
     done: int
@@ -27,7 +83,9 @@ class ProgressReport:
         return min(1.0, self.done / self.total)
 
 
-ProgressCallback = Callable[[ProgressReport], None]
+# What a background job may report: a run's stage events or a one-off job's progress.
+Progress = StageEvent | ProgressReport
+ProgressCallback = Callable[[Progress], None]
 
 
 class Cancelled(Exception):  # noqa: N818 - the name reads as the event, like asyncio.CancelledError
@@ -62,19 +120,21 @@ class CancelToken:
 
 
 class ProgressMeter:
-    """Counts work and reports it at most every `interval` seconds, with rate and ETA; thread-safe."""
+    """Counts a stage's work and emits it at most every `interval` seconds, with rate and ETA; thread-safe."""
 
     def __init__(
         self,
-        stage: str,
+        stage: Stage,
         total: int | None,
-        callback: ProgressCallback | None,
+        callback: StageCallback | None,
         *,
+        unit: Unit = "records",
         interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.stage = stage
+        self.stage: Stage = stage
         self.total = total
+        self.unit: Unit = unit
         self._callback = callback
         self._interval = interval
         self._clock = clock
@@ -84,7 +144,7 @@ class ProgressMeter:
         self.done = 0
         self.errors = 0
 
-    def advance(self, done: int = 1, errors: int = 0, message: str = "") -> None:
+    def advance(self, done: int = 1, errors: int = 0, detail: str = "") -> None:
         with self._lock:
             self.done += done
             self.errors += errors
@@ -92,27 +152,31 @@ class ProgressMeter:
             if now - self._last < self._interval:
                 return
             self._last = now
-            report = self._report(now, message)
-        self._emit(report)
+            event = self._event(now, detail)
+        self._emit(event)
 
-    def finish(self, message: str = "") -> ProgressReport:
+    def finish(self, detail: str = "") -> StageEvent:
+        """The meter's last count (always emitted); the stage itself is ended by the pipeline."""
         with self._lock:
-            report = self._report(self._clock(), message)
-        self._emit(report)
-        return report
+            event = self._event(self._clock(), detail)
+        self._emit(event)
+        return event
 
-    def snapshot(self, message: str = "") -> ProgressReport:
+    def snapshot(self, detail: str = "") -> StageEvent:
         with self._lock:
-            return self._report(self._clock(), message)
+            return self._event(self._clock(), detail)
 
-    def _report(self, now: float, message: str) -> ProgressReport:
+    def _event(self, now: float, detail: str) -> StageEvent:
         elapsed = now - self._start
         rate = self.done / elapsed if elapsed > 0 else None
         eta = None
         if rate and self.total is not None:
             eta = max(0.0, (self.total - self.done) / rate)
-        return ProgressReport(self.stage, self.done, self.total, self.errors, rate, eta, message)
+        return StageEvent(
+            stage=self.stage, done=self.done, total=self.total, unit=self.unit, errors=self.errors,
+            rate=rate, eta_seconds=eta, detail=detail,
+        )  # fmt: skip
 
-    def _emit(self, report: ProgressReport) -> None:
+    def _emit(self, event: StageEvent) -> None:
         if self._callback is not None:
-            self._callback(report)
+            self._callback(event)

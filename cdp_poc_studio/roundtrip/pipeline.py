@@ -3,7 +3,8 @@
 Each stage records its status in the run folder, so a cancelled or crashed run resumes where it stopped (the
 ledger makes sending idempotent), and a run whose export has to wait for CDP's nightly segment snapshot is
 completed later by `resume`. Plain blocking code with `progress` and `cancel`: the CLI and the studio's task
-runner call it alike.
+runner call it alike. Progress is one stream of typed `StageEvent`s: each stage opens with a `running` event,
+the clients count its work, and it closes with an event in its final state.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from cdp_poc_studio.cdp.exports import AudienceExportClient, ExportFormat, iter_
 from cdp_poc_studio.cdp.ledger import RecordState, RunLedger
 from cdp_poc_studio.cdp.readback import ReadBack
 from cdp_poc_studio.cdp.rest_sender import RestSender, RestSettings
-from cdp_poc_studio.domain.progress import CancelToken, ProgressCallback, ProgressReport
+from cdp_poc_studio.domain.progress import (
+    Cancelled,
+    CancelToken,
+    ProgressMeter,
+    Stage,
+    StageCallback,
+    StageEvent,
+    StageState,
+)
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.generator.records import GeneratedGuest, GeneratedOrder, Generator
 from cdp_poc_studio.roundtrip.generated import GeneratedWriter, expected_records, read_lines
@@ -105,7 +114,7 @@ class Pipeline:
     schema: ExtensionSchema
     folder: RunFolder
     target: Target
-    progress: ProgressCallback | None = None
+    progress: StageCallback | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
     batch_poll_seconds: float | None = None
 
@@ -134,7 +143,7 @@ class Pipeline:
         """Every stage not yet done; returns the report (also written to the run folder)."""
         state = self.folder.load_state()
         with RunLedger(self.folder.ledger) as ledger, self._request_log():
-            steps: list[tuple[str, Callable[[RunState, RunLedger], tuple[StageStatus, int, str]]]] = [
+            steps: list[tuple[Stage, Callable[[RunState, RunLedger], tuple[StageStatus, int, str]]]] = [
                 ("generate", self._generate),
                 ("send", self._send),
                 ("readback", self._readback),
@@ -144,18 +153,23 @@ class Pipeline:
                 if state.done(name):
                     continue
                 self.cancel.raise_if_cancelled()
-                self._report(name, 0, message="starting")
+                self._emit(StageEvent(stage=name, detail="starting"))
                 started = time.perf_counter()
                 try:
                     status, records, note = step(state, ledger)
-                except BaseException:
+                except BaseException as exc:
                     state.stages[name] = StageTiming(name=name, status="failed", seconds=time.perf_counter() - started)
                     self.folder.save_state(state)
+                    ended: StageState = "cancelled" if isinstance(exc, Cancelled) else "failed"
+                    self._emit(StageEvent(stage=name, state=ended, detail=str(exc)))
                     raise
                 state.stages[name] = StageTiming(
                     name=name, status=status, seconds=time.perf_counter() - started, records=records, note=note
                 )
                 self.folder.save_state(state)
+                unit = "files" if name == "export" else "records"
+                self._emit(StageEvent(stage=name, state=status, done=records, total=records or None, unit=unit,
+                                      detail=note))  # fmt: skip
             report = self._verify_and_report(state, ledger)
         return report
 
@@ -174,9 +188,9 @@ class Pipeline:
             finally:
                 log.remove_listener(write)
 
-    def _report(self, stage: str, done: int, total: int | None = None, message: str = "") -> None:
+    def _emit(self, event: StageEvent) -> None:
         if self.progress is not None:
-            self.progress(ProgressReport(stage, done, total, message=message))
+            self.progress(event)
 
     def _guests(self) -> Iterator[GeneratedGuest]:
         return Generator(self.scenario.generator, self.schema).guests()
@@ -201,18 +215,19 @@ class Pipeline:
                 )
                 note = f"{len(files)} batch file(s), {sum(f.size for f in files):,} bytes"
             else:
+                meter = ProgressMeter("generate", total, self.progress)
                 batch: list[MappedGuest] = []
                 for mapped in tee():
                     batch.append(mapped)
                     if len(batch) >= 5_000:
                         ledger.register(batch)
                         batch.clear()
+                    meter.advance()
                     if count % 1_000 == 0:
                         self.cancel.raise_if_cancelled()
-                        self._report("generate", count, total)
                 ledger.register(batch)
+                meter.finish()
                 note = "records registered in the ledger"
-        self._report("generate", count, total)
         return "done", count, note
 
     def _send(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
@@ -223,7 +238,7 @@ class Pipeline:
                 # The batch files are gone or were never finished: write them again (they are reproducible).
                 files = write_batch_files(
                     mapped_guests(self.scenario, self.schema), self.folder.batches, ledger,
-                    total=self.scenario.generator.guests, progress=self.progress, cancel=self.cancel,
+                    total=self.scenario.generator.guests, progress=self.progress, cancel=self.cancel, stage="send",
                 )  # fmt: skip
             sender = BatchSender(http, ledger, progress=self.progress, cancel=self.cancel)
             if self.batch_poll_seconds is not None:
@@ -270,6 +285,7 @@ class Pipeline:
                         })  # fmt: skip
             return out
 
+        meter = ProgressMeter("readback", total, self.progress)
         done = duplicates = 0
         with (
             gzip.open(self.folder.readback, "wb", compresslevel=1) as out,
@@ -279,10 +295,10 @@ class Pipeline:
                 out.write(orjson.dumps(result) + b"\n")
                 done += 1
                 duplicates += result["matches"] > 1
+                meter.advance()
                 if done % 100 == 0:
                     self.cancel.raise_if_cancelled()
-                    self._report("readback", done, total)
-        self._report("readback", done, total)
+        meter.finish()
         note = f"{duplicates} guest(s) found more than once: duplicates in CDP" if duplicates else ""
         return "done", done, note
 
@@ -305,13 +321,15 @@ class Pipeline:
                     ),
                 )
         if admin is not None:
+            self._emit(StageEvent(stage="export", unit="files", detail="the sandbox runs the audience export"))
             admin.put_export(_sandbox_definition(self.scenario))
             report = admin.run_export(spec.friendly_id)
             state.export_execution_ref = report.get("executionRef")
+        self._emit(StageEvent(stage="export", unit="files", detail="reading the export's listing"))
         client = AudienceExportClient(self.target.connection.http.bound(cancel=self.cancel))
         listing = client.latest_export(spec.friendly_id)
         state.export_execution_ref = listing.execution_ref
-        files = client.download_all(listing, self.folder.export, cancel=self.cancel)
+        files = client.download_all(listing, self.folder.export, cancel=self.cancel, progress=self.progress)
         state.waiting_until = None
         (self.folder.export / "listing.json").write_bytes(
             orjson.dumps(listing.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
@@ -321,7 +339,7 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ verify
 
     def _verify_and_report(self, state: RunState, ledger: RunLedger) -> RunReport:
-        self._report("verify", 0, message="comparing what was sent with what came back")
+        self._emit(StageEvent(stage="verify", detail="comparing what was sent with what came back"))
         started = time.perf_counter()
         rejected = {r.ref: (r.error_code or r.http_status or "", r.error_message or "") for r in ledger.failures()}
         comparisons: list[Comparison] = []
@@ -334,8 +352,9 @@ class Pipeline:
             name="verify", status="done", seconds=time.perf_counter() - started,
             records=sum(c.records_expected for c in comparisons),
         )  # fmt: skip
-        self._report("verify", state.stages["verify"].records, state.stages["verify"].records)
-        self._report("report", 0, message="writing the reports")
+        checked = state.stages["verify"].records
+        self._emit(StageEvent(stage="verify", state="done", done=checked, total=checked or None))
+        self._emit(StageEvent(stage="report", detail="writing the reports"))
         started = time.perf_counter()
         report = self._build_report(state, ledger, comparisons)
         write_reports(report, self.folder.report)
@@ -345,6 +364,7 @@ class Pipeline:
         state.verdict = report.verdict
         state.finished_at = report.finished_at
         self.folder.save_state(state)
+        self._emit(StageEvent(stage="report", state="done", detail=f"verdict: {report.verdict}"))
         return report
 
     def _expected(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Iterator[Any]:

@@ -1,10 +1,9 @@
 """The current run, shared by the Send, Verify and Report pages: the round-trip pipeline in a job, its progress by
 stage, throughput samples for the live chart, cancel, resume, and the report it ends with.
 
-The pipeline never runs on the UI thread: it is a job body on the task runner. Its progress arrives thinned out
-(`ProgressThrottle`, ten reports a second per stage at most) and crosses threads only as Qt signals. Stage names
-of the client layer (`write`, `batch`, `upload batch-001.json.gz`, `rest`, `readback`, ...) are folded into the
-stages the user sees.
+The pipeline never runs on the UI thread: it is a job body on the task runner. Its typed `StageEvent`s arrive
+thinned out (`ProgressThrottle`, ten a second per stage at most) and cross threads only as Qt signals; each event
+updates its stage's row as it is (the `report` stage shares the `verify` row).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import LoggedRequest
 from cdp_poc_studio.cdp.secrets import Credentials
-from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
+from cdp_poc_studio.domain.progress import STAGE_LABELS, CancelToken, Stage, StageEvent, StageState, Unit
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
 from cdp_poc_studio.roundtrip.report_model import RunReport
@@ -35,37 +34,25 @@ from cdp_poc_studio.workers.request_feed import RequestFeed
 from cdp_poc_studio.workers.tasks import Job, Report
 from cdp_poc_studio.workers.throttle import ProgressThrottle
 
-StageName = Literal["generate", "send", "readback", "export", "verify"]
-STAGE_LABELS: dict[str, str] = {
-    "generate": "Generate",
-    "send": "Send",
-    "readback": "Read back (REST)",
-    "export": "Audience export",
-    "verify": "Verify and report",
-}
-Status = Literal["pending", "running", "done", "skipped", "waiting", "failed", "cancelled"]
+# The rows the Send page shows: every stage of a run, with writing the report folded into verifying.
+ROWS: tuple[Stage, ...] = ("generate", "send", "readback", "export", "verify")
+Status = Literal["pending"] | StageState
 SAMPLE_SECONDS = 0.25
 RATE_WINDOW = 2.0
 SAMPLES_KEPT = 240
 
 
-def ui_stage(stage: str) -> StageName | None:
-    """The stage the user sees for a client-layer progress stage."""
-    if stage in ("generate", "write"):
-        return "generate"
-    if stage in ("batch", "rest") or stage.startswith(("upload ", "processing ")):
-        return "send"
-    if stage == "readback":
-        return "readback"
-    return None
+def row_of(stage: Stage) -> Stage:
+    return "verify" if stage == "report" else stage
 
 
 @dataclass
 class StageView:
-    name: StageName
+    name: Stage
     status: Status = "pending"
     done: int = 0
     total: int | None = None
+    unit: Unit = "records"
     errors: int = 0
     rate: float | None = None
     eta: float | None = None
@@ -73,16 +60,14 @@ class StageView:
 
     @property
     def label(self) -> str:
-        return STAGE_LABELS[self.name]
+        return "Verify and report" if self.name == "verify" else STAGE_LABELS[self.name]
 
     def detail(self) -> str:
         if self.status == "pending":
             return "not started"
         if self.status in ("skipped", "waiting", "cancelled", "failed") and not self.done:
             return self.message or self.status
-        batch_files = self.name == "send" and self.message.startswith("batch")
-        unit = "files" if batch_files or self.name == "export" else "records"
-        text = f"{self.done:,}" + (f" of {self.total:,}" if self.total else "") + f" {unit}"
+        text = f"{self.done:,}" + (f" of {self.total:,}" if self.total else "") + f" {self.unit}"
         if self.rate:
             text += f" · {self.rate:,.0f}/s"
         if self.eta and self.status == "running":
@@ -182,7 +167,6 @@ class RunController(QObject):
         self._started = 0.0
         self._history: deque[tuple[float, str, int]] = deque(maxlen=int(RATE_WINDOW / SAMPLE_SECONDS) + 1)
         self._errors_since = 0
-        self._export_files = 0
         self._reset_stages([])
         self._timer = QTimer(self)
         self._timer.setInterval(int(SAMPLE_SECONDS * 1000))
@@ -200,9 +184,8 @@ class RunController(QObject):
         return self.view.stages[name]
 
     def _reset_stages(self, enabled: list[str]) -> None:
-        names: list[StageName] = ["generate", "send", "readback", "export", "verify"]
-        self.view = RunView(stages={n: StageView(n) for n in names})
-        for name in names:
+        self.view = RunView(stages={n: StageView(n) for n in ROWS})
+        for name in ROWS:
             if enabled and name not in enabled:
                 self.view.stages[name].status = "skipped"
                 self.view.stages[name].message = "not chosen in the scenario"
@@ -351,7 +334,6 @@ class RunController(QObject):
         self._started = time.monotonic()
         self._history.clear()
         self._errors_since = 0
-        self._export_files = 0
         self.view.stages["generate"].status = "running"
         if folder is not None:
             self.folder_opened.emit(str(folder))
@@ -385,74 +367,25 @@ class RunController(QObject):
         sandbox.session_runs.add(self.folder.name)
         self.folder_opened.emit(path)
 
-    def _on_job_progressed(self, report: ProgressReport) -> None:
-        name = ui_stage(report.stage)
-        if name is None:
-            return
-        self._advance_to(name)
-        stage = self.view.stages[name]
-        stage.status = "running"
-        if name == "send" and self.load == "batch":
-            if report.stage == "batch":
-                stage.done, stage.total, stage.errors = report.done, report.total, report.errors
-                stage.rate = None
-                stage.message = "batch files sent" if report.total and report.done >= report.total else "batch files"
-            elif report.stage.startswith("upload "):
-                percent = f" {100 * report.done / report.total:.0f} %" if report.total else ""
-                stage.message = f"batch files · uploading {report.stage.removeprefix('upload ')}{percent}"
-            else:
-                stage.message = f"batch files · CDP is processing {report.stage.removeprefix('processing ')}" + (
-                    f": {report.message}" if report.message else ""
-                )
-        else:
-            stage.done, stage.total = report.done, report.total
-            stage.errors, stage.rate, stage.eta = report.errors, report.rate_per_second, report.eta_seconds
-            stage.message = report.message
-        if report.total is not None and report.done >= report.total and report.stage in ("write", "generate",
-                                                                                            "batch", "rest",
-                                                                                            "readback"):  # fmt: skip
-            stage.status = "done"
-            self._start_next(name)
+    def _on_job_progressed(self, event: StageEvent) -> None:
+        stage = self.view.stages[row_of(event.stage)]
+        if event.stage == "report" and event.state == "done":
+            return  # the verify row keeps its counts; the run's outcome closes it
+        stage.status = event.state
+        stage.done, stage.total, stage.unit = event.done, event.total, event.unit
+        stage.errors, stage.rate, stage.eta = event.errors, event.rate, event.eta_seconds
+        stage.message = event.detail
         self.stages_changed.emit()
 
-    def _advance_to(self, name: str) -> None:
-        """A report of a later stage means every earlier one has finished."""
-        order = list(self.view.stages)
-        for earlier in order[: order.index(name)]:
-            stage = self.view.stages[earlier]
-            if stage.status in ("pending", "running"):
-                stage.status = "done"
-
-    def _start_next(self, name: str) -> None:
-        order = list(self.view.stages)
-        for later in order[order.index(name) + 1 :]:
-            stage = self.view.stages[later]
-            if stage.status == "pending":
-                stage.status = "running"
-                stage.message = {"export": "the audience export runs and its files are pulled",
-                                 "verify": "comparing field by field"}.get(later, "")  # fmt: skip
-                return
-
     def _on_feed_received(self, entries: list[LoggedRequest]) -> None:
-        if self.outcome != "running":
-            return
-        errors = sum(1 for entry in entries if is_error(entry))
-        self._errors_since += errors
-        exports = [e for e in entries if "/audienceExports/" in e.url or ("/_s3/" in e.url and e.method == "GET")]
-        if exports and self.view.stages["export"].status in ("pending", "running"):
-            self._advance_to("export")
-            stage = self.view.stages["export"]
-            stage.status = "running"
-            self._export_files += sum(1 for e in exports if "/audienceExports/" not in e.url)
-            stage.done = self._export_files
-            stage.message = "files downloaded" if self._export_files else "reading the export's listing"
-            self.stages_changed.emit()
+        if self.outcome == "running":
+            self._errors_since += sum(1 for entry in entries if is_error(entry))
 
     def _on_timer_timeout(self) -> None:
         now = time.monotonic()
         active = next((s for s in self.view.stages.values() if s.status == "running"), None)
         name = active.name if active is not None else ""
-        done = active.done if active is not None and active.name != "export" else 0
+        done = active.done if active is not None and active.unit == "records" else 0
         # Records per second over the last two seconds of the same stage: stages report in steps (the read-back
         # every 100 guests), and a plain difference between two ticks would draw spikes.
         same = [(t, d) for t, n, d in self._history if n == name]

@@ -1,9 +1,9 @@
 """TaskRunner: runs plain, Qt-free job bodies off the UI thread and hands their outcome back on it.
 
-A job body is `body(report, cancel) -> result`: a blocking function that calls `report(ProgressReport(...))` now
-and then and checks `cancel` between units of work (both from `domain.progress`, as the pipeline uses them). It
-never touches a widget. The runner keeps a strong reference to every job until it has finished, and delivers
-progress and the outcome as signals on the UI thread.
+A job body is `body(report, cancel) -> result`: a blocking function that calls `report(...)` with a run's
+`StageEvent`s or a one-off job's `ProgressReport` now and then, and checks `cancel` between units of work (all from
+`domain.progress`, as the pipeline uses them). It never touches a widget. The runner keeps a strong reference to
+every job until it has finished, and delivers progress and the outcome as signals on the UI thread.
 
 Tests inject `ImmediateExecutor()`, which runs each body at once on the calling thread, so a click that submits
 a job has its result on screen when the click returns.
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressCallback, ProgressReport
+from cdp_poc_studio.domain.progress import Cancelled, CancelToken, Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Job(QObject):
     """One submitted job body, observed from the UI thread.
 
     Signals:
-        progressed(ProgressReport): the body reported progress.
+        progressed(object): the body reported progress (a StageEvent or a ProgressReport).
         succeeded(object): the body returned this result.
         failed(object): the body raised this exception (not `Cancelled`).
         cancelled(): the body stopped because `cancel()` was called.
@@ -132,7 +132,7 @@ class TaskRunner(QObject):
         name: str = "job",
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
-        on_progress: Callable[[ProgressReport], None] | None = None,
+        on_progress: Callable[[Any], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
         on_finished: Callable[[], None] | None = None,
     ) -> Job:
@@ -162,7 +162,7 @@ class TaskRunner(QObject):
     def _run(self, job: Job) -> None:
         """On the worker thread: run the body, then post the outcome to the UI thread."""
 
-        def report(progress: ProgressReport) -> None:
+        def report(progress: Progress) -> None:
             self._post(lambda: job.progressed.emit(progress))
 
         try:

@@ -18,7 +18,7 @@ from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.cdp.ledger import RecordState, RunLedger
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
-from cdp_poc_studio.domain.progress import ProgressReport
+from cdp_poc_studio.domain.progress import StageEvent
 from cdp_poc_studio.domain.schema_file import load_schema
 from tests.benchmarks.conftest import report
 from tests.cdp.conftest import SCHEMA_PATH, make_generator
@@ -46,7 +46,7 @@ def test_batch_end_to_end(tmp_path: Path) -> None:
     samples: list[tuple[int, float]] = []
     step = max(1, GUESTS // 10)
 
-    def on_write(progress: ProgressReport) -> None:
+    def on_write(progress: StageEvent) -> None:
         if not samples or progress.done - samples[-1][0] >= step:
             samples.append((progress.done, rss_mb(me)))
 

@@ -26,7 +26,7 @@ from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.retry import RetrySettings
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.errors import BatchCorrupted, BatchFailed
-from cdp_poc_studio.domain.progress import ProgressReport
+from cdp_poc_studio.domain.progress import StageEvent
 from tests.cdp.conftest import make_generator
 
 BASE = "https://api-engage-eu.sitecorecloud.io"
@@ -116,7 +116,7 @@ RECORDS = [
 def test_batch_upload_sends_the_documented_requests(tmp_path: Path) -> None:
     api = FakeBatchApi()
     file = small_file(tmp_path, RECORDS)
-    progress: list[ProgressReport] = []
+    progress: list[StageEvent] = []
     result = BatchSender(
         connection(api).http,
         poll=FAST_POLL,
@@ -145,7 +145,12 @@ def test_batch_upload_sends_the_documented_requests(tmp_path: Path) -> None:
     assert api.uploaded["12af3453-62da-4b31-a646-631b7b5f3009"] == data
     # 3. polling until a final status
     assert [p.url.path for p in polls] == ["/v2/batches/12af3453-62da-4b31-a646-631b7b5f3009"] * 2
-    assert any(r.stage.startswith("upload") for r in progress)
+    # Outside a run of several files the sender's events count the upload's bytes, in the send stage.
+    uploads = [e for e in progress if e.unit == "bytes"]
+    assert uploads
+    assert {e.stage for e in progress} == {"send"}
+    assert uploads[-1].done == uploads[-1].total == len(data)
+    assert uploads[-1].detail.startswith(f"uploading {file.path.name}")
 
 
 def test_failed_records_are_mapped_back_to_their_lines(tmp_path: Path) -> None:

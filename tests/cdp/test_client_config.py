@@ -24,7 +24,7 @@ from cdp_poc_studio.cdp.secrets import (
     load_credentials,
 )
 from cdp_poc_studio.domain.errors import MissingSecret, SecretStoreUnavailable
-from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressMeter, ProgressReport
+from cdp_poc_studio.domain.progress import Cancelled, CancelToken, ProgressMeter, StageEvent
 
 
 @pytest.mark.parametrize(
@@ -162,20 +162,20 @@ def test_missing_secret_names_its_variable_and_secrets_never_print() -> None:
 
 def test_progress_meter_reports_rate_and_eta() -> None:
     now = [0.0]
-    reports: list[ProgressReport] = []
-    meter = ProgressMeter("rest", 100, reports.append, interval=0, clock=lambda: now[0])
+    reports: list[StageEvent] = []
+    meter = ProgressMeter("send", 100, reports.append, interval=0, clock=lambda: now[0])
     now[0] = 2.0
     meter.advance(20, errors=1)
     report = reports[-1]
-    assert (report.stage, report.done, report.total, report.errors) == ("rest", 20, 100, 1)
-    assert report.rate_per_second == pytest.approx(10.0)
+    assert (report.stage, report.state, report.done, report.total, report.errors) == ("send", "running", 20, 100, 1)
+    assert report.rate == pytest.approx(10.0)
     assert report.eta_seconds == pytest.approx(8.0)
     assert report.fraction == pytest.approx(0.2)
 
 
 def test_progress_meter_throttles_callbacks() -> None:
-    reports: list[ProgressReport] = []
-    meter = ProgressMeter("x", None, reports.append, interval=60)
+    reports: list[StageEvent] = []
+    meter = ProgressMeter("generate", None, reports.append, interval=60)
     for _ in range(1000):
         meter.advance()
     assert len(reports) == 1

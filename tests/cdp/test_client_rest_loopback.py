@@ -12,7 +12,7 @@ from cdp_poc_studio.cdp.readback import ReadBack
 from cdp_poc_studio.cdp.rest import GuestClient
 from cdp_poc_studio.cdp.rest_sender import RestSender, RestSettings
 from cdp_poc_studio.domain.errors import CdpValidationError
-from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
+from cdp_poc_studio.domain.progress import CancelToken, StageEvent
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.dryrun import dry_run_batch, dry_run_rest
 from cdp_poc_studio.sandbox.server import SandboxServer
@@ -29,7 +29,7 @@ def test_create_then_rerun_without_duplicates(
     connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(25, schema).guests())
-    progress: list[ProgressReport] = []
+    progress: list[StageEvent] = []
     ledger = RunLedger(tmp_path / "run1.sqlite")
     first = RestSender(connection.http, ledger, RestSettings(concurrency=8), progress=progress.append).send(
         guests, total=len(guests)
@@ -158,7 +158,7 @@ def test_cancel_stops_within_a_second_and_leaves_the_ledger_consistent(
     ledger = RunLedger(tmp_path / "ledger.sqlite")
     cancelled_at: list[float] = []
 
-    def on_progress(report: ProgressReport) -> None:
+    def on_progress(report: StageEvent) -> None:
         if report.done >= 10 and not cancel.cancelled:
             import time
 
