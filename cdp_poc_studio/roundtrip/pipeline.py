@@ -58,6 +58,7 @@ from cdp_poc_studio.roundtrip.scenario import Scenario, dump_scenario
 from cdp_poc_studio.roundtrip.verify import (
     Comparison,
     Returned,
+    Source,
     SourceRules,
     compare,
     identifier_keys,
@@ -345,6 +346,7 @@ class Pipeline:
         comparisons: list[Comparison] = []
         if state.done("readback") and state.stages["readback"].status == "done":
             comparisons.append(self._compare_rest(rejected, state))
+            comparisons.extend(self._extra_sources(rejected, state))
         export_stage = state.stages.get("export")
         if export_stage is not None and export_stage.status == "done":
             comparisons.append(self._compare_export(rejected, state))
@@ -375,7 +377,7 @@ class Pipeline:
             sent_at=state.sent_at,
         )
 
-    def _rules(self, source: Literal["rest", "export"], **kwargs: Any) -> SourceRules:
+    def _rules(self, source: Source, **kwargs: Any) -> SourceRules:
         verify = self.scenario.verify
         return SourceRules(source, include=tuple(verify.fields), ignore=tuple(verify.ignore), **kwargs)
 
@@ -425,6 +427,21 @@ class Pipeline:
             run_prefix = f"{self.scenario.generator.identifier_provider}:{self.scenario.generator.effective_run_tag}-"
             extra = index.keys_starting_with(run_prefix)
             return compare(self._expected(rejected, state), index, rules, extra_keys=extra)
+
+    def _extra_sources(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> list[Comparison]:
+        """Sources computed from what the REST read-back returned: the decisions snippets (roundtrip.decisions)."""
+        from cdp_poc_studio.roundtrip.decisions import compare_decisions, has_nested_fields
+        from cdp_poc_studio.roundtrip.snippets import write_snippets
+
+        if not has_nested_fields(self.schema):
+            return []
+        write_snippets(self.schema, self.folder.path / "snippets")
+        return [
+            compare_decisions(
+                self.schema, self.folder.generated, self.folder.readback, self._rules("decisions"),
+                rejected=rejected, sent_at=state.sent_at, with_orders=self.scenario.verify.orders,
+            )
+        ]  # fmt: skip
 
     def _from_export(self, row: dict[str, Any]) -> Returned:
         return returned_from_export(self.schema, row)

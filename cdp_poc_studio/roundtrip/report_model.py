@@ -61,7 +61,7 @@ class DifferenceRow(_Model):
 
 
 class SourceSummary(_Model):
-    source: Literal["rest", "export"]
+    source: Literal["rest", "export", "decisions"]
     records_expected: int
     records_found: int
     records_missing: int

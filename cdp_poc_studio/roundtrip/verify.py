@@ -23,7 +23,7 @@ from cdp_poc_studio.domain.lint import parse_timestamp
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.normalise import UNORDERED_FIELDS, Outcome, compare_values
 
-Source = Literal["rest", "export"]
+Source = Literal["rest", "export", "decisions"]
 FieldMap = dict[str, Any]
 _ENVELOPE = frozenset({"name", "key", "ref", "href", "createdAt", "modifiedAt", "guest", "order", "orderItem"})
 _READ_ONLY = frozenset(

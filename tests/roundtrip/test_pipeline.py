@@ -19,7 +19,7 @@ def test_bundled_scenario_is_green_on_the_sandbox(name: str, load: str, target: 
     scenario = scenario.model_copy(update={"integration": scenario.integration.model_copy(update={"load": load})})
     pipeline, report = run(scenario, schema, target, tmp_path)
     assert report.verdict == "passed", [d for d in report.differences if d.outcome.fails][:5]
-    assert {s.source for s in report.sources} == {"rest", "export"}
+    assert {s.source for s in report.sources} == {"rest", "decisions", "export"}
     for source in report.sources:
         assert source.records_expected == source.records_found == 25
         assert source.field_pass_rate == 1.0
