@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -12,7 +13,8 @@ from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import RequestLog, SecretMasker, install_log_masking
 from cdp_poc_studio.cdp.retry import DEFAULT_RETRY, RetrySettings
 from cdp_poc_studio.cdp.secrets import ENV_VARS, LABELS, Credentials, SecretName
-from cdp_poc_studio.domain.errors import CdpApiError, CdpAuthError, CdpError, CdpNotFound
+from cdp_poc_studio.domain.errors import CdpApiError, CdpAuthError, CdpError, CdpNotFound, CdpTransportError
+from cdp_poc_studio.domain.progress import CancelToken
 
 # A definition that cannot exist: the export API answers 404 (token accepted) or 401 (token refused).
 _PROBE_EXPORT = "cdp_poc_studio_connection_test"
@@ -95,9 +97,13 @@ class CdpConnection:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def test_connection(self) -> list[CredentialCheck]:
-        """Check each credential on its own API and say which one is wrong; never raises for a bad one."""
-        http = self.http.bound(retry=RetrySettings(attempts=2, initial=0.2, maximum=1.0))
+    def test_connection(self, cancel: CancelToken | None = None) -> list[CredentialCheck]:
+        """Check each credential on its own API and say which one is wrong; never raises for a bad one.
+
+        Each message names the host contacted, the credential at fault and what to do. `cancel` stops between
+        (and before the retries of) the checks.
+        """
+        http = self.http.bound(retry=RetrySettings(attempts=2, initial=0.2, maximum=1.0), cancel=cancel)
         checks = [
             self._check("rest", lambda: http.get_json("/v2.1/guests", params={"limit": 10})),
             self._check("batch", lambda: http.get_json("/v2/batches/inspect", params={"limit": 10})),
@@ -108,35 +114,71 @@ class CdpConnection:
         ]
         return checks
 
-    def _check(self, name: str, probe: object) -> CredentialCheck:
-        what = {
-            "rest": "Guest and Order REST API (client key and API token)",
-            "batch": "Batch API (client key and API token)",
-            "oauth": "Audience export API (OAuth client id and secret)",
-        }[name]
+    def _check(self, name: str, probe: Callable[[], object]) -> CredentialCheck:
+        what = _WHAT[name]
+        if name == "oauth":
+            pair = (SecretName.OAUTH_CLIENT_ID, SecretName.OAUTH_CLIENT_SECRET)
+        else:
+            pair = (SecretName.CLIENT_KEY, SecretName.API_TOKEN)
+        names = " and ".join(f"{LABELS[n]} ({ENV_VARS[n]})" for n in pair)
+        api_host = _host(self.profile.api_base_url)
         if not self.credentials_present[name]:
-            if name == "oauth":
-                missing = (SecretName.OAUTH_CLIENT_ID, SecretName.OAUTH_CLIENT_SECRET)
-            else:
-                missing = (SecretName.CLIENT_KEY, SecretName.API_TOKEN)
-            names = " and ".join(f"{LABELS[n]} ({ENV_VARS[n]})" for n in missing)
             return CredentialCheck(name, False, f"{what}: not set - give the {names}")
-        assert callable(probe)
         try:
             probe()
         except CdpNotFound:
             # Reaching a 404 means the credential was accepted.
-            return CredentialCheck(name, True, f"{what}: accepted")
+            return CredentialCheck(name, True, f"{what}: accepted by {api_host}")
         except CdpAuthError as exc:
+            host = _host(exc.url) if exc.url else api_host
             if name == "oauth" and "token" in exc.message:
                 return CredentialCheck(
-                    name, False, f"{what}: the token request was refused - wrong OAuth client id or secret"
+                    name,
+                    False,
+                    f"{what}: the token request to {host} was refused (HTTP {exc.status}) - wrong OAuth client id or "
+                    f"secret: check the {names}, and that {host} is this tenant's auth host",
                 )
             return CredentialCheck(
-                name, False, f"{what}: refused (HTTP {exc.status}) - wrong credential or no permission for this API"
+                name,
+                False,
+                f"{what}: refused (HTTP {exc.status}) by {host} - wrong credential or no permission for this API: "
+                f"check the {names}",
             )
         except CdpApiError as exc:
-            return CredentialCheck(name, False, f"{what}: unexpected answer: {exc}")
+            host = _host(exc.url) if exc.url else api_host
+            return CredentialCheck(name, False, f"{what}: unexpected answer from {host}: {exc}")
+        except CdpTransportError as exc:
+            return CredentialCheck(name, False, f"{what}: {_unreachable(exc, api_host, self.profile)}")
         except CdpError as exc:
-            return CredentialCheck(name, False, f"{what}: cannot reach {self.profile.api_base_url}: {exc}")
-        return CredentialCheck(name, True, f"{what}: accepted")
+            return CredentialCheck(name, False, f"{what}: cannot reach {api_host}: {exc}")
+        return CredentialCheck(name, True, f"{what}: accepted by {api_host}")
+
+
+_WHAT = {
+    "rest": "Guest and Order REST API (client key and API token)",
+    "batch": "Batch API (client key and API token)",
+    "oauth": "Audience export API (OAuth client id and secret)",
+}
+
+
+def _host(url: str) -> str:
+    """scheme://host[:port] of a URL, which is what a user can check and change."""
+    parsed = httpx.URL(url)
+    if not parsed.host:
+        return url
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
+
+
+def _unreachable(exc: CdpTransportError, api_host: str, profile: ConnectionProfile) -> str:
+    host = _host(exc.url) if exc.url else api_host
+    is_auth_host = host != api_host and host == _host(profile.oauth_token_url)
+    problem = f"no answer from {host} in time" if exc.timed_out else f"cannot reach {host}"
+    kind = str(exc).rsplit(": ", 1)[-1]
+    if is_auth_host:
+        fix = "the OAuth token request goes to this auth host: check the profile's auth host (OAuth token URL)"
+    elif exc.timed_out:
+        fix = "the host accepted the connection but did not answer: check the URL, a proxy or a firewall"
+    else:
+        fix = "check the region or URL, and the network"
+    return f"{problem} ({kind}) - {fix}"

@@ -135,14 +135,22 @@ def api_error(response: httpx.Response, *, masker: SecretMasker | None = None, p
     return cls(status, code, message, developer, **kwargs)
 
 
-def transport_error(exc: httpx.TransportError, method: str, url: str) -> CdpTransportError:
+def transport_error(
+    exc: httpx.TransportError, method: str, url: str, mask: Callable[[str], str] = str
+) -> CdpTransportError:
     maybe_sent = not isinstance(exc, _NOT_SENT)
+    # The request that failed may not be the one asked for: an OAuth call first requests a token from the auth
+    # host, so name the URL that was really contacted.
+    with contextlib.suppress(RuntimeError):  # raised when the exception carries no request
+        method, url = exc.request.method, str(exc.request.url.copy_with(query=None))
+    url = mask(url)
     kind = type(exc).__name__
     return CdpTransportError(
         f"{method} {url}: {kind} ({'the request may have reached CDP' if maybe_sent else 'nothing was sent'})",
         method=method,
         url=url,
         maybe_sent=maybe_sent,
+        timed_out=isinstance(exc, httpx.TimeoutException),
     )
 
 
@@ -251,7 +259,7 @@ class CdpHttp:
         try:
             response = self.client.request(method, url, params=params, content=body, headers=headers, auth=auth)
         except httpx.TransportError as exc:
-            raise transport_error(exc, method, self.masker.url(url)) from None
+            raise transport_error(exc, method, url, self.masker.url) from None
         if response.is_success:
             return response
         raise api_error(response, masker=self.masker, presigned=presigned)
@@ -275,7 +283,7 @@ class CdpHttp:
                     raise api_error(response, masker=self.masker, presigned=auth == "none")
                 yield response
         except httpx.TransportError as exc:
-            raise transport_error(exc, "GET", self.masker.url(url)) from None
+            raise transport_error(exc, "GET", url, self.masker.url) from None
 
     def close(self) -> None:
         self.client.close()

@@ -62,11 +62,15 @@ class CdpTransportError(CdpError):
     checked before it is retried.
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", maybe_sent: bool = True) -> None:
+    def __init__(
+        self, message: str, *, method: str = "", url: str = "", maybe_sent: bool = True, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.url = url
         self.maybe_sent = maybe_sent
+        # The host accepted or was slow but gave no answer in time (as opposed to refusing the connection).
+        self.timed_out = timed_out
 
     @property
     def retryable(self) -> bool:

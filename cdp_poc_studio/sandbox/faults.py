@@ -11,6 +11,7 @@ import asyncio
 import fnmatch
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -73,15 +74,15 @@ class FaultRule:
                     raise ValueError(f"fault option {key!r} needs a value")
                 kwargs["action"] = key
             elif key == "status":
-                kwargs["action"], kwargs["status"] = "status", int(value)
+                kwargs["action"], kwargs["status"] = "status", _number(key, value, int, "an HTTP status such as 429")
             elif key == "latency":
-                kwargs["latency_ms"] = _parse_ms(value)
+                kwargs["latency_ms"] = _number(key, value, _parse_ms, "a time such as 200ms or 2s")
             elif key == "rate":
-                kwargs["rate"] = float(value)
+                kwargs["rate"] = _number(key, value, float, "a fraction between 0 and 1 such as 0.1")
             elif key in ("path", "method", "phase"):
                 kwargs[key] = value
             elif key in ("retry_after", "count"):
-                kwargs[key] = int(value)
+                kwargs[key] = _number(key, value, int, "a whole number such as 2")
             else:
                 raise ValueError(f"unknown fault option {key!r}")
         return cls(**kwargs)
@@ -106,6 +107,14 @@ class FaultRule:
         if self.method and self.method != method:
             return False
         return fnmatch.fnmatchcase(path, self.path)
+
+
+def _number(key: str, value: str, parse: Callable[[str], Any], example: str) -> Any:
+    """A number in a fault spec, or a ValueError a person can act on (not Python's `invalid literal`)."""
+    try:
+        return parse(value)
+    except ValueError:
+        raise ValueError(f"{key}={value!r} is not a number: give {example}") from None
 
 
 def _parse_ms(value: str) -> int:

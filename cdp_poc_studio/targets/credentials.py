@@ -68,9 +68,13 @@ class StudioSecrets:
 
     def forget(self, profile: str) -> None:
         for name in SECRETS:
-            self.session.delete(profile, name)
-            with contextlib.suppress(SecretStoreUnavailable):
-                self.keyring.delete(profile, name)
+            self.forget_one(profile, name)
+
+    def forget_one(self, profile: str, name: SecretName) -> None:
+        """The user cleared this secret: gone from the session and the keyring (the environment is not ours)."""
+        self.session.delete(profile, name)
+        with contextlib.suppress(SecretStoreUnavailable):
+            self.keyring.delete(profile, name)
 
     def credentials(self, profile: SavedProfile) -> Credentials:
         """The profile's four credentials: identifiers from the settings (or the environment), secrets stored."""

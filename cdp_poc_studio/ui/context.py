@@ -41,6 +41,8 @@ class StudioContext:
     open_url: Callable[[QUrl], bool] = open_in_desktop
     # Batch status polling, in seconds (None: the client's own back-off); tests poll fast.
     batch_poll_seconds: float | None = None
+    # How long a connection test waits for the target before it gives up (each request, and the page's timer).
+    check_timeout_seconds: float = 20.0
 
     def update_settings(self, **changes: object) -> None:
         self.settings = self.settings.model_copy(update=changes)

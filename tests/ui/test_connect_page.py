@@ -134,21 +134,41 @@ def test_real_tenant_profile_banner_and_keyring(qtbot, window: MainWindow, dialo
     assert window.banner.isHidden()
 
 
-def test_no_keyring_says_so_and_offers_the_session(qtbot, window: MainWindow, dialogs, no_keyring) -> None:
+def test_no_keyring_keeps_typed_secrets_for_the_session(qtbot, window: MainWindow, dialogs, no_keyring) -> None:
+    """Issue 13 item 1: with no OS keyring, typed secrets stay while the studio is open, until cleared."""
     page = window.connect_page
     dialogs.texts.append("acme-prod")
     qtbot.mouseClick(page.new_profile_button, Qt.MouseButton.LeftButton)
     assert page.keyring_notice.isVisible()
     assert "No OS keyring" in page.keyring_notice.text()
-    _type(qtbot, page.api_token_edit, "token-789")
-    assert window.context.secrets.get("acme-prod", SecretName.API_TOKEN) == (None, "")
-    qtbot.mouseClick(page.session_button, Qt.MouseButton.LeftButton)
+    assert "session only" in page.keyring_notice.text()
+    # Typed, and the page left without pressing Return or clicking anything else.
+    qtbot.keyClicks(page.api_token_edit, "token-789")
+    qtbot.keyClicks(page.oauth_secret_edit, "oauth-secret-1")
+    window.go_to(2)
+    window.go_to(0)
+    assert page.api_token_edit.text() == "token-789"
+    assert page.oauth_secret_edit.text() == "oauth-secret-1"
     value, where = window.context.secrets.get("acme-prod", SecretName.API_TOKEN)
     assert where == "session"
     assert value is not None
     assert value.get_secret_value() == "token-789"
-    assert "session only" in page.keyring_notice.text()
-    assert not page.session_button.isVisible()
+    # Another target and back: still there.
+    page.profile_combo.setCurrentIndex(0)
+    assert page.api_token_edit.text() != "token-789"
+    page.profile_combo.setCurrentIndex(page.profile_combo.findData("acme-prod"))
+    assert page.api_token_edit.text() == "token-789"
+    # Emptying a field forgets that secret; the button forgets both.
+    page.oauth_secret_edit.clear()
+    window.go_to(1)
+    window.go_to(0)
+    assert page.oauth_secret_edit.text() == ""
+    assert page.api_token_edit.text() == "token-789"
+    qtbot.mouseClick(page.clear_secrets_button, Qt.MouseButton.LeftButton)
+    window.go_to(1)
+    window.go_to(0)
+    assert page.api_token_edit.text() == ""
+    assert window.context.secrets.get("acme-prod", SecretName.API_TOKEN) == (None, "")
 
 
 def test_unreachable_tenant_reports_the_host_and_skips_the_rest(qtbot, window: MainWindow, dialogs) -> None:

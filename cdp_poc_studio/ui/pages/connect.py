@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from cdp_poc_studio.cdp.connection import CdpConnection, CredentialCheck
-from cdp_poc_studio.cdp.profiles import ConnectionProfile
+from cdp_poc_studio.cdp.profiles import DEFAULT_TOKEN_URL, ConnectionProfile, Timeouts
 from cdp_poc_studio.cdp.secrets import Credentials, SecretName
 from cdp_poc_studio.domain.errors import SecretStoreUnavailable
 from cdp_poc_studio.domain.progress import CancelToken
@@ -37,7 +37,7 @@ from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin, describe_fault
 from cdp_poc_studio.targets.settings import REGION_URLS, SavedProfile
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.workers.tasks import Report
+from cdp_poc_studio.workers.tasks import Job, Report
 
 SANDBOX = "__sandbox__"
 SECRET_LABELS = {SecretName.API_TOKEN: "API token", SecretName.OAUTH_CLIENT_SECRET: "OAuth client secret"}
@@ -67,6 +67,17 @@ class ConnectPage(Page):
         self._missing_profile: str | None = None
         self._keyring_problem: str | None = None
         self._session_only = False
+        # The running connection test; a test the user cancelled (or that ran out of time) is forgotten here,
+        # and whatever it returns later is ignored.
+        self._test_job: Job | None = None
+        self._test_ticket: object | None = None
+        self._tested_host = ""
+        self._test_clock = QElapsedTimer()
+        self._test_ticker = QTimer(self)
+        self._test_ticker.setInterval(250)
+        self._test_ticker.timeout.connect(self._on_test_ticker_timeout)
+        # The profile whose secrets the edits show, so that typed secrets are kept before another one is shown.
+        self._shown_profile: str | None = None
 
         self.profile_combo = QComboBox()
         self.profile_combo.setObjectName("profileCombo")
@@ -144,12 +155,31 @@ class ConnectPage(Page):
         self.region_combo.addItem("Custom URL", "custom")
         self.custom_url_edit = QLineEdit()
         self.custom_url_edit.setPlaceholderText("https://api-engage-eu.sitecorecloud.io")
+        self.auth_url_edit = QLineEdit()
+        self.auth_url_edit.setObjectName("authUrl")
+        self.auth_url_edit.setPlaceholderText(DEFAULT_TOKEN_URL)
+        self.auth_url_edit.setToolTip("Where OAuth token requests go (Audience Export). Sitecore's auth host unless "
+                                      "the tenant uses another one.")  # fmt: skip
+        self.auth_note = QLabel()
+        self.auth_note.setObjectName("authNote")
+        self.auth_note.setWordWrap(True)
+        self.tenant_error = QLabel()
+        self.tenant_error.setObjectName("tenantError")
+        self.tenant_error.setWordWrap(True)
+        self.tenant_error.setStyleSheet("color: #c0392b;")
         self.region_combo.currentIndexChanged.connect(self._on_tenant_edited)
         self.custom_url_edit.editingFinished.connect(self._on_tenant_edited)
+        self.auth_url_edit.editingFinished.connect(self._on_tenant_edited)
+        # Results belong to the address they were made for: typing another one clears them at once.
+        self.custom_url_edit.textEdited.connect(self._on_credentials_typed)
+        self.auth_url_edit.textEdited.connect(self._on_credentials_typed)
         tenant_box = QGroupBox("Customer tenant")
         tenant_form = QFormLayout(tenant_box)
         tenant_form.addRow("Region:", self.region_combo)
         tenant_form.addRow("Custom URL:", self.custom_url_edit)
+        tenant_form.addRow("OAuth auth host:", self.auth_url_edit)
+        tenant_form.addRow("", self.auth_note)
+        tenant_form.addRow("", self.tenant_error)
         self.pages = QStackedWidget()
         self.pages.addWidget(sandbox_box)
         self.pages.addWidget(tenant_box)
@@ -178,15 +208,23 @@ class ConnectPage(Page):
         self.keyring_notice.setObjectName("keyringNotice")
         self.keyring_notice.setWordWrap(True)
         self.keyring_notice.setStyleSheet("color: #b35c00; font-weight: bold;")
-        self.session_button = QPushButton("Keep the secrets for this session only")
-        self.session_button.setObjectName("sessionOnly")
-        self.session_button.clicked.connect(self._on_session_only_clicked)
+        self.clear_secrets_button = QPushButton("Forget the secrets")
+        self.clear_secrets_button.setObjectName("forgetSecrets")
+        self.clear_secrets_button.setToolTip("Empty the API token and the OAuth client secret of this profile, here "
+                                             "and wherever they were kept.")  # fmt: skip
+        self.clear_secrets_button.clicked.connect(self._on_clear_secrets_clicked)
         keyring_row = QVBoxLayout()
         keyring_row.addWidget(self.keyring_notice)
-        keyring_row.addWidget(self.session_button, 0, Qt.AlignmentFlag.AlignLeft)
+        keyring_row.addWidget(self.clear_secrets_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.test_button = QPushButton("Test connection")
         self.test_button.setObjectName("testConnection")
         self.test_button.clicked.connect(self.test_connection)
+        self.cancel_test_button = QPushButton("Cancel")
+        self.cancel_test_button.setObjectName("cancelTest")
+        self.cancel_test_button.clicked.connect(self.cancel_test)
+        self.cancel_test_button.hide()
+        self.test_timer = QLabel()
+        self.test_timer.setObjectName("testTimer")
         self.results_table = QTableWidget(0, 3)
         self.results_table.setObjectName("connectionResults")
         self.results_table.setHorizontalHeaderLabels(["Credential", "Result", "Detail"])
@@ -208,7 +246,8 @@ class ConnectPage(Page):
         credentials_form.addRow(keyring_row)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
-        test_row.addStretch(1)
+        test_row.addWidget(self.cancel_test_button)
+        test_row.addWidget(self.test_timer, 1)
         credentials_form.addRow(test_row)
         credentials_form.addRow(self.results_table)
 
@@ -300,11 +339,15 @@ class ConnectPage(Page):
 
     def _show_target(self) -> None:
         """Fill the panels and the credentials for the selected target."""
+        self.keep_typed_secrets()
+        self._abandon_test()
         profile = self.current_profile()
         self._results = None  # results belong to the target they were made for
         self._show_results()
+        self.tenant_error.setText("")
         with self.loading():
             if profile is None:
+                self._shown_profile = None
                 self.pages.setCurrentIndex(0)
                 options = self.context.sandbox.options
                 self.client_key_edit.setText(options.client_key)
@@ -313,13 +356,15 @@ class ConnectPage(Page):
                 self.oauth_secret_edit.setText(options.oauth_client_secret)
                 self.secret_source.setText("The sandbox's own local credentials (not secret, never a tenant's).")
                 self.keyring_notice.hide()
-                self.session_button.hide()
+                self.clear_secrets_button.hide()
                 self.delete_profile_button.setEnabled(False)
             else:
+                self._shown_profile = profile.name
                 self.pages.setCurrentIndex(1)
                 self.region_combo.setCurrentIndex(max(0, self.region_combo.findData(profile.choice)))
                 self.custom_url_edit.setText(profile.base_url if profile.kind == "custom" and profile.base_url else "")
                 self.custom_url_edit.setEnabled(profile.choice == "custom")
+                self.auth_url_edit.setText(profile.token_url or "")
                 self.client_key_edit.setText(profile.client_key)
                 self.oauth_id_edit.setText(profile.oauth_client_id)
                 sources = []
@@ -330,9 +375,20 @@ class ConnectPage(Page):
                         sources.append(f"{SECRET_LABELS[name]} from the {WHERE[where]}")
                 self.secret_source.setText("; ".join(sources) or "Secrets are kept in the OS keyring, never in files.")
                 self.delete_profile_button.setEnabled(True)
+                self.clear_secrets_button.show()
                 self._keyring_problem = self.context.secrets.keyring_available()
+                self._session_only = self._keyring_problem is not None
                 self._show_keyring_notice()
+        self._show_auth_note()
         self.status_changed.emit()
+
+    def _show_auth_note(self) -> None:
+        profile = self.current_profile()
+        if profile is None:
+            self.auth_note.setText("")
+            return
+        url = self.auth_url_edit.text().strip() or DEFAULT_TOKEN_URL
+        self.auth_note.setText(f"OAuth token requests go to {url}; the APIs are at {profile.api_base_url or '…'}.")
 
     def _secret_edits(self) -> tuple[tuple[SecretName, QLineEdit], ...]:
         return (
@@ -343,18 +399,13 @@ class ConnectPage(Page):
     def _show_keyring_notice(self) -> None:
         if self._keyring_problem and self.current_profile() is not None:
             problem = self._keyring_problem[:1].upper() + self._keyring_problem[1:]
-            if self._session_only:
-                text = (f"No OS keyring here. Secrets are kept for this session only and forgotten when the "
-                        f"studio closes. ({problem}.)")  # fmt: skip
-            else:
-                text = (f"{problem}. Secrets you type are not stored anywhere yet: keep them for this session "
-                        "only with the button below.")  # fmt: skip
-            self.keyring_notice.setText(text)
+            self.keyring_notice.setText(
+                f"No OS keyring here ({problem}). The secrets you type are kept in memory for this session only: "
+                "they stay while the studio is open and are forgotten when it closes."
+            )
             self.keyring_notice.show()
-            self.session_button.setVisible(not self._session_only)
         else:
             self.keyring_notice.hide()
-            self.session_button.hide()
 
     def _on_tenant_edited(self, *_args: object) -> None:
         if self._loading:
@@ -371,17 +422,28 @@ class ConnectPage(Page):
                 self.custom_url_edit.text().strip(),
                 client_key=self.client_key_edit.text().strip(),
                 oauth_client_id=self.oauth_id_edit.text().strip(),
-            ).model_copy(update={"token_url": profile.token_url})
+                token_url=self.auth_url_edit.text().strip(),
+            )
         except ValidationError as exc:
-            self.secret_source.setText(f"Not saved: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+            error = exc.errors()[0]
+            field = {"base_url": "Custom URL", "token_url": "OAuth auth host"}.get(str(error["loc"][0]), "Profile")
+            self.tenant_error.setText(f"{field} not saved: {error['msg'].removeprefix('Value error, ')}.")
+            self.status_changed.emit()
             return
+        self.tenant_error.setText("")
         if updated != profile or self.context.settings.profile(profile.name) is None:
+            if updated.api_base_url != profile.api_base_url or updated.token_url != profile.token_url:
+                self._abandon_test()
+                self._results = None
+                self._show_results()
             self._save_profile(updated)
             self._missing_profile = None if self._missing_profile == profile.name else self._missing_profile
+        self._show_auth_note()
         self.target_changed.emit()
         self.status_changed.emit()
 
     def _on_credentials_typed(self, *_args: object) -> None:
+        self._abandon_test()
         self._results = None
         self._show_results()
         self.status_changed.emit()
@@ -391,29 +453,48 @@ class ConnectPage(Page):
         if self._loading or profile is None:
             return
         edit = dict(self._secret_edits())[name]
-        text = edit.text()
+        self._keep_secret(profile.name, name, edit.text())
+
+    def keep_typed_secrets(self) -> None:
+        """Keep what is typed in the secret fields for the profile they belong to (the page or profile is left)."""
+        if self._shown_profile is None or self._loading:
+            return
+        for name, edit in self._secret_edits():
+            value, _ = self.context.secrets.get(self._shown_profile, name)
+            if edit.text() != (value.get_secret_value() if value else ""):
+                self._keep_secret(self._shown_profile, name, edit.text())
+
+    def _keep_secret(self, profile: str, name: SecretName, text: str) -> None:
+        """An emptied field forgets the secret; a typed one goes to the keyring, else to this session's memory."""
         if not text:
+            self.context.secrets.forget_one(profile, name)
+            self.secret_source.setText(f"{SECRET_LABELS[name]} forgotten.")
             return
-        self._store_secret(profile.name, name, SecretStr(text))
+        value = SecretStr(text)
+        if not self._session_only:
+            try:
+                where = self.context.secrets.store(profile, name, value, session_only=False)
+            except SecretStoreUnavailable as exc:
+                self._keyring_problem = str(exc)
+                self._session_only = True
+                self._show_keyring_notice()
+            else:
+                self.secret_source.setText(f"{SECRET_LABELS[name]} kept in the {WHERE[where]}.")
+                return
+        where = self.context.secrets.store(profile, name, value, session_only=True)
+        self.secret_source.setText(f"{SECRET_LABELS[name]} kept in the {WHERE[where]} (until the studio closes).")
 
-    def _store_secret(self, profile: str, name: SecretName, value: SecretStr) -> None:
-        try:
-            where = self.context.secrets.store(profile, name, value, session_only=self._session_only)
-        except SecretStoreUnavailable as exc:
-            self._keyring_problem = str(exc)
-            self._show_keyring_notice()
-            return
-        self.secret_source.setText(f"{SECRET_LABELS[name]} kept in the {WHERE[where]}.")
-
-    def _on_session_only_clicked(self) -> None:
-        self._session_only = True
+    def _on_clear_secrets_clicked(self) -> None:
         profile = self.current_profile()
-        if profile is not None:
-            for name, edit in self._secret_edits():
-                if edit.text():
-                    self.context.secrets.store(profile.name, name, SecretStr(edit.text()), session_only=True)
-        self._show_keyring_notice()
-        self.secret_source.setText("Secrets kept for this session only.")
+        if profile is None:
+            return
+        with self.loading():
+            for _name, edit in self._secret_edits():
+                edit.clear()
+        for name, _edit in self._secret_edits():
+            self.context.secrets.forget_one(profile.name, name)
+        self.secret_source.setText("The API token and the OAuth client secret of this profile were forgotten.")
+        self._on_credentials_typed()
 
     # -- the sandbox -------------------------------------------------------------------------------------------
 
@@ -544,7 +625,10 @@ class ConnectPage(Page):
         return profile, credentials
 
     def test_connection(self) -> None:
-        """Each credential checked on its own API by `CdpConnection.test_connection`, in a job."""
+        """Each credential checked on its own API by `CdpConnection.test_connection`, in a job with a deadline,
+        a running timer and a Cancel."""
+        self.keep_typed_secrets()
+        self._abandon_test()
         target = self.connection_target()
         if target is None:
             self._present = {}
@@ -553,35 +637,95 @@ class ConnectPage(Page):
             self.connection_tested.emit(self._results)
             return
         profile, credentials = target
+        seconds = self.context.check_timeout_seconds
+        # Every request of the test gives up after the deadline; the page itself gives up then too.
+        profile = profile.model_copy(update={"timeouts": Timeouts(connect=seconds, read=seconds, write=seconds,
+                                                                  pool=seconds)})  # fmt: skip
         self._present = {"rest": credentials.has_basic, "batch": credentials.has_basic, "oauth": credentials.has_oauth}
+        self._results = None
+        self._show_results()
         self._testing = True
+        self._tested_host = profile.api_base_url
         self.test_button.setEnabled(False)
         self.test_button.setText("Testing…")
+        self.cancel_test_button.show()
+        self._test_clock.start()
+        self._on_test_ticker_timeout()
+        self._test_ticker.start()
         self.status_changed.emit()
         request_log = self.context.request_log
 
-        def body(_report: Report, _cancel: CancelToken) -> list[CredentialCheck]:
+        def body(_report: Report, cancel: CancelToken) -> list[CredentialCheck]:
             with CdpConnection(profile, credentials, request_log=request_log) as connection:
-                return connection.test_connection()
+                return connection.test_connection(cancel)
+
+        # The test's ticket: an abandoned test's late outcome no longer matches it and is ignored.
+        ticket = self._test_ticket = object()
 
         def done(results: list[CredentialCheck]) -> None:
-            self._results = results
-            self._show_results()
-            self.connection_tested.emit(results)
+            if ticket is self._test_ticket:
+                self._finish_test(results)
 
         def failed(exc: BaseException) -> None:
-            self._results = [CredentialCheck("rest", False, f"the test itself failed: {exc}")]
-            self._show_results()
-            self.connection_tested.emit(self._results)
+            if ticket is self._test_ticket:
+                self._finish_test([CredentialCheck("rest", False, f"the test itself failed: {exc}")])
 
         def finished() -> None:
-            self._testing = False
-            self.test_button.setEnabled(True)
-            self.test_button.setText("Test connection")
-            self.status_changed.emit()
+            if ticket is self._test_ticket:
+                self._end_test()
 
-        self.context.runner.submit(body, name="test-connection", on_success=done, on_failure=failed,
-                                   on_finished=finished)  # fmt: skip
+        job = self.context.runner.submit(body, name="test-connection", on_success=done, on_failure=failed,
+                                         on_finished=finished)  # fmt: skip
+        if ticket is self._test_ticket and not job.done:
+            self._test_job = job
+
+    def _on_test_ticker_timeout(self) -> None:
+        if not self._testing:
+            return
+        elapsed = self._test_clock.elapsed() / 1000
+        limit = self.context.check_timeout_seconds
+        if elapsed >= limit:
+            host = self._tested_host
+            message = (f"no answer from {host} within {limit:g} s - the host may have accepted the connection "
+                       "without answering: check the URL (region or custom URL), a proxy or a firewall, then try "
+                       "again")  # fmt: skip
+            self._abandon_test()
+            names = [name for name, present in self._present.items() if present] or ["rest"]
+            self._finish_test([CredentialCheck(name, False, message) for name in names])
+            return
+        self.test_timer.setText(f"Testing… {elapsed:.0f} s (gives up after {limit:g} s)")
+
+    def cancel_test(self) -> None:
+        """Stop waiting for the running test: its late answer is ignored, and the page is free at once."""
+        if not self._testing:
+            return
+        self._abandon_test()
+        self.test_timer.setText("Test cancelled.")
+
+    def _abandon_test(self) -> None:
+        job, self._test_job = self._test_job, None
+        self._test_ticket = None
+        if job is not None and not job.done:
+            job.cancel()
+        if self._testing:
+            self._end_test()
+
+    def _finish_test(self, results: list[CredentialCheck]) -> None:
+        self._results = results
+        self._end_test()
+        self._show_results()
+        self.connection_tested.emit(results)
+
+    def _end_test(self) -> None:
+        self._testing = False
+        self._test_job = None
+        self._test_ticket = None
+        self._test_ticker.stop()
+        self.test_timer.setText("")
+        self.test_button.setEnabled(True)
+        self.test_button.setText("Test connection")
+        self.cancel_test_button.hide()
+        self.status_changed.emit()
 
     def outcome(self, check: CredentialCheck) -> str:
         """What the results table says: OK, Failed, or Not set (a credential left empty is not a failure)."""
@@ -639,6 +783,9 @@ class ConnectPage(Page):
     def shown(self) -> None:
         if self.context.autostart_sandbox and self.selected == SANDBOX and self.context.sandbox.state == "stopped":
             self.context.sandbox.start(self.snapshot_combo.currentData())
+
+    def left(self) -> None:
+        self.keep_typed_secrets()
 
     def is_busy(self) -> bool:
         return self._testing
