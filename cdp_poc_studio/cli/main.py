@@ -299,9 +299,10 @@ def sandbox_command(
 def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
     from cdp_poc_studio.domain.schema_check import check_schema
     from cdp_poc_studio.roundtrip.scenario import ScenarioError, load_scenario
+    from cdp_poc_studio.roundtrip.source.rows import resolve_source
 
     try:
-        scenario = load_scenario(path)
+        scenario = resolve_source(load_scenario(path), path.parent)
         schema = scenario.resolved_schema(path.parent)
     except ScenarioError as exc:
         raise ConfigError(str(exc)) from None
@@ -345,6 +346,9 @@ def _execute(pipeline: Pipeline, output: str) -> RunReport:
     from cdp_poc_studio.cli.console import ProgressLine
     from cdp_poc_studio.domain.errors import CdpError
     from cdp_poc_studio.domain.progress import Cancelled
+    from cdp_poc_studio.roundtrip.source.mapper import MappingError
+    from cdp_poc_studio.roundtrip.source.reader import SourceError
+    from cdp_poc_studio.roundtrip.source.rows import RowFindingsError
 
     line = ProgressLine()
     pipeline.progress = line if output == "text" else None
@@ -358,6 +362,8 @@ def _execute(pipeline: Pipeline, output: str) -> RunReport:
         ) from None
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted; resume with: cdp-poc-studio resume {pipeline.folder.path}") from None
+    except (RowFindingsError, SourceError, MappingError) as exc:
+        raise ConfigError(f"{exc}\nThe run folder: {pipeline.folder.path}") from None
     finally:
         line.close()
 
@@ -384,6 +390,11 @@ _OUTPUT = click.option(
 )
 @click.option("--sandbox-db", help="The sandbox database (default: in the user data folder; ':memory:' allowed).")
 @click.option("--guests", type=click.IntRange(min=1), help="Override the scenario's guest count.")
+@click.option(
+    "--valid-rows-only",
+    is_flag=True,
+    help="With a [source] sample: send the rows that map cleanly even when others have findings.",
+)
 @_OUTPUT
 def run_command(
     scenario_path: Path,
@@ -391,16 +402,24 @@ def run_command(
     runs_root: Path,
     sandbox_db: str | None,
     guests: int | None,
+    valid_rows_only: bool,
     output: str,
 ) -> None:
     """Run a scenario end to end: exit 0 when verification passes, 1 when it fails, 2 for bad usage."""
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
+    from cdp_poc_studio.roundtrip.source.mapper import SAMPLE_ERRORS
 
     scenario, schema = _load_scenario(scenario_path)
     if guests:
         scenario = scenario.model_copy(update={"generator": scenario.generator.model_copy(update={"guests": guests})})
+    if valid_rows_only and scenario.source is not None:
+        source = scenario.source.model_copy(update={"invalid_rows": "skip"})
+        scenario = scenario.model_copy(update={"source": source})
     with _open_target(scenario, target, sandbox_db) as handle:
-        pipeline = Pipeline.start(scenario, schema, runs_root, handle)
+        try:
+            pipeline = Pipeline.start(scenario, schema, runs_root, handle)
+        except SAMPLE_ERRORS as exc:
+            raise ConfigError(str(exc)) from None
         state = pipeline.folder.load_state()
         if handle.kind == "sandbox":
             state.sandbox_db = sandbox_db or str(_default_db())

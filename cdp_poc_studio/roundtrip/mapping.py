@@ -17,15 +17,16 @@ _MISSING: Any = object()
 
 def apply_mapping(guest: dict[str, Any], rules: Iterable[MappingRule]) -> dict[str, Any]:
     """A copy of the guest's wire value with each rule's source value moved to its target."""
-    rules = list(rules)
-    if not rules:
+    # Rules over a [source] sample's columns are applied by roundtrip.source, not here.
+    moves = [(rule.source, rule.target) for rule in rules if rule.source is not None]
+    if not moves:
         return guest
     mapped = copy.deepcopy(guest)
     # Take every source first, so that rules swapping two fields do not overwrite each other.
-    taken = [(rule, _take(mapped, rule.source)) for rule in rules]
-    for rule, value in taken:
+    taken = [(target, _take(mapped, source)) for source, target in moves]
+    for target, value in taken:
         if value is not _MISSING:
-            _put(mapped, rule.target, value)
+            _put(mapped, target, value)
     groups = mapped.get("extensions")
     if groups is not None:
         mapped["extensions"] = [g for g in groups if set(g) - {"name", "key"}]

@@ -99,14 +99,26 @@ class MappedGuest:
         self.seq = guest.seq
         self.orders: list[GeneratedOrder] = guest.orders
         self.record = guest.record
-        if scenario.mapping:
+        if scenario.mapping and scenario.source is None:
             self.record = {**guest.record, "value": apply_mapping(guest.record["value"], scenario.mapping)}
 
 
 def mapped_guests(scenario: Scenario, schema: ExtensionSchema) -> Iterator[MappedGuest]:
-    """Every guest of the scenario as it will be sent (the generator is seeded: the same guests every time)."""
-    for guest in Generator(scenario.generator, schema).guests():
+    """Every guest of the scenario as it will be sent (the generator is seeded: the same guests every time;
+    a sample maps to the same guests every time, and only its valid rows are sent)."""
+    if scenario.source is not None:
+        from cdp_poc_studio.roundtrip.source.rows import open_mapping, valid_guests
+
+        guests: Iterator[GeneratedGuest] = valid_guests(open_mapping(scenario, schema))
+    else:
+        guests = Generator(scenario.generator, schema).guests()
+    for guest in guests:
         yield MappedGuest(guest, scenario)
+
+
+def _total(scenario: Scenario) -> int | None:
+    """How many guests a run sends, when known before reading them (a sample's count is not)."""
+    return scenario.generator.guests if scenario.source is None else None
 
 
 @dataclass
@@ -125,7 +137,15 @@ class Pipeline:
     def start(
         cls, scenario: Scenario, schema: ExtensionSchema, runs_root: Path, target: Target, **kwargs: Any
     ) -> Pipeline:
-        """A new run folder holding the scenario as run (its schema inlined, so the folder stands alone)."""
+        """A new run folder holding the scenario as run (its schema inlined, so the folder stands alone).
+
+        A scenario with a [source] needs its file's path absolute (`source.rows.resolve_source`); its schema
+        gains the extension fields the mapping targets, so that verification rebuilds them.
+        """
+        if scenario.source is not None:
+            from cdp_poc_studio.roundtrip.source.rows import open_mapping
+
+            schema = open_mapping(scenario, schema).schema
         folder = RunFolder.create(runs_root, scenario.name)
         as_run = scenario.model_copy(update={"schema_file": None, "extensions": schema})
         folder.scenario.write_text(dump_scenario(as_run), encoding="utf-8")
@@ -194,12 +214,31 @@ class Pipeline:
             self.progress(event)
 
     def _guests(self) -> Iterator[GeneratedGuest]:
+        if self.scenario.source is not None:
+            return self._source_guests()
         return Generator(self.scenario.generator, self.schema).guests()
+
+    def _source_guests(self) -> Iterator[GeneratedGuest]:
+        """The sample's valid rows; every row to the mapped-rows log; with findings and "stop", nothing sent."""
+        from cdp_poc_studio.roundtrip.source.rows import (
+            MAPPED_ROWS,
+            RowCounts,
+            RowFindingsError,
+            logged_guests,
+            open_mapping,
+        )
+
+        assert self.scenario.source is not None
+        counts = self._row_counts = RowCounts()
+        log = self.folder.path / MAPPED_ROWS
+        yield from logged_guests(open_mapping(self.scenario, self.schema), log, counts)
+        if counts.read != counts.mapped and self.scenario.source.invalid_rows == "stop":
+            raise RowFindingsError(counts.problem(log))
 
     # ------------------------------------------------------------------------------------------------ stages
 
     def _generate(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
-        total = self.scenario.generator.guests
+        total = _total(self.scenario)
         count = 0
         with GeneratedWriter(self.folder.generated) as out:
 
@@ -229,6 +268,9 @@ class Pipeline:
                 ledger.register(batch)
                 meter.finish()
                 note = "records registered in the ledger"
+        counts = getattr(self, "_row_counts", None)
+        if counts is not None:
+            note = f"{counts.read:,} source rows read, {counts.mapped:,} mapped; {note}"
         return "done", count, note
 
     def _send(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
@@ -239,7 +281,7 @@ class Pipeline:
                 # The batch files are gone or were never finished: write them again (they are reproducible).
                 files = write_batch_files(
                     mapped_guests(self.scenario, self.schema), self.folder.batches, ledger,
-                    total=self.scenario.generator.guests, progress=self.progress, cancel=self.cancel, stage="send",
+                    total=_total(self.scenario), progress=self.progress, cancel=self.cancel, stage="send",
                 )  # fmt: skip
             sender = BatchSender(http, ledger, progress=self.progress, cancel=self.cancel)
             if self.batch_poll_seconds is not None:
@@ -251,7 +293,7 @@ class Pipeline:
             note = ", ".join(f"{r.status}" for r in results) + (f"; {failed} record(s) rejected" if failed else "")
         else:
             rest = RestSender(http, ledger, RestSettings(), progress=self.progress, cancel=self.cancel)
-            result = rest.send(mapped_guests(self.scenario, self.schema), total=self.scenario.generator.guests)
+            result = rest.send(mapped_guests(self.scenario, self.schema), total=_total(self.scenario))
             if result.cancelled:
                 self.cancel.raise_if_cancelled()
             failed = result.guests_failed + result.orders_failed
@@ -267,7 +309,7 @@ class Pipeline:
             return "skipped", 0, "not chosen in the scenario"
         reader = ReadBack(self.target.connection.http.bound(cancel=self.cancel))
         with_orders = self.scenario.verify.orders
-        total = self.scenario.generator.guests
+        total = _total(self.scenario)
 
         def fetch(line: dict[str, Any]) -> dict[str, Any]:
             identifier = line["guest"]["identifiers"][0]
@@ -359,6 +401,8 @@ class Pipeline:
         self._emit(StageEvent(stage="report", detail="writing the reports"))
         started = time.perf_counter()
         report = self._build_report(state, ledger, comparisons)
+        if self.scenario.source is not None:
+            self._account_for_rows(report, ledger, comparisons)
         write_reports(report, self.folder.report)
         state.stages["report"] = StageTiming(name="report", status="done", seconds=time.perf_counter() - started)
         report.stages = list(state.stages.values())
@@ -368,6 +412,23 @@ class Pipeline:
         self.folder.save_state(state)
         self._emit(StageEvent(stage="report", state="done", detail=f"verdict: {report.verdict}"))
         return report
+
+    def _account_for_rows(self, report: RunReport, ledger: RunLedger, comparisons: list[Comparison]) -> None:
+        """The per-row log of a sample (rows.ndjson.gz), its summary in the report, and each difference's origin."""
+        from cdp_poc_studio.roundtrip.source.rows import open_mapping, write_row_results
+
+        assert self.scenario.source is not None
+        mapping = open_mapping(self.scenario, self.schema)
+        differences = (d for c in comparisons for d in c.differences)
+        report.rows, rows_of = write_row_results(
+            self.folder.path, self.scenario.source.file, ledger, differences, mapping.origin, compared=bool(comparisons)
+        )
+        for row in report.differences:
+            column = mapping.origin(row.path)
+            number = rows_of.get(row.record)
+            place = [f"row {number}"] if number is not None else []
+            place += [f"column {column!r}"] if column else []
+            row.origin = ", ".join(place)
 
     def _expected(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Iterator[Any]:
         return expected_records(

@@ -58,6 +58,22 @@ class DifferenceRow(_Model):
     expected: Any = None
     actual: Any = None
     explanation: str = ""
+    # A [source] sample's row and column the difference comes from ("row 12, column 'Date of birth'").
+    origin: str = ""
+
+
+class RowsSummary(_Model):
+    """Every row of a [source] sample accounted for (the per-row log is rows.ndjson.gz in the run folder)."""
+
+    file: str
+    read: int = 0
+    mapped: int = 0
+    invalid: int = 0
+    rejected_by_linter: int = 0
+    rejected_by_cdp: int = 0
+    verified: int = 0
+    differs: int = 0
+    log: str = "rows.ndjson.gz"
 
 
 class SourceSummary(_Model):
@@ -109,6 +125,7 @@ class RunReport(_Model):
     verdict: Verdict = "incomplete"
     waiting_until: datetime | None = None
     traces: list[Trace] = []
+    rows: RowsSummary | None = None
 
     @property
     def passed(self) -> bool:

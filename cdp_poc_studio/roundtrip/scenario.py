@@ -18,6 +18,8 @@ from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.domain.schema_file import SchemaFileError, load_schema
 from cdp_poc_studio.generator.settings import GeneratorSettings
 from cdp_poc_studio.roundtrip.advisor import AdvisorAnswers
+from cdp_poc_studio.roundtrip.source.spec import IDENTIFIER_TARGET, SourceSpec, parse_target
+from cdp_poc_studio.roundtrip.source.transforms import Transform
 
 SCENARIO_VERSION = 1
 FRIENDLY_ID = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -57,21 +59,63 @@ class IntegrationSpec(_Section):
         return sorted(set(value), key=value.index)
 
 
+def _not_a_guest_field(value: str) -> str:
+    return f"{value!r} is not a guest field: write an attribute (firstName) or ext..ext5 and a key (ext.loyaltyTier)"
+
+
 class MappingRule(_Section):
-    """Send the value generated at `source` to the CDP field `target` instead (both are wire paths)."""
+    """A field mapping rule, in one of two forms.
 
-    source: str
+    Generated data: send the value generated at `source` to the CDP field `target` instead (both wire paths).
+    A `[source]` sample: send the cell of `column` (a CSV column or a dotted JSON path; a list of columns for
+    `concat`) to `target` through `transforms`, in order.
+    """
+
+    source: str | None = None
+    column: str | list[str] | None = None
     target: str
+    # For an identifiers.id target: the identifier's provider (default: generator.identifier_provider).
+    provider: str | None = None
+    # An empty cell in a required rule is a finding; otherwise the field is left out of the record.
+    required: bool = False
+    transforms: list[Transform] = []
 
-    @field_validator("source", "target")
+    @field_validator("source")
     @classmethod
-    def _wire_path(cls, value: str) -> str:
-        if not WIRE_PATH.match(value):
-            raise ValueError(
-                f"{value!r} is not a guest field: write an attribute (firstName) or ext..ext5 and a key "
-                "(ext.loyaltyTier)"
-            )
+    def _wire_path(cls, value: str | None) -> str | None:
+        if value is not None and not WIRE_PATH.match(value):
+            raise ValueError(_not_a_guest_field(value))
         return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.source is not None:
+            if self.column is not None or self.transforms or self.provider is not None:
+                raise ValueError("a rule takes either source (a generated field) or column and transforms (a sample)")
+            if not WIRE_PATH.match(self.target):
+                raise ValueError(_not_a_guest_field(self.target))
+            return self
+        if self.column is None and not any(t.op == "constant" for t in self.transforms):
+            raise ValueError('a rule needs source = "<generated field>", or column = "<sample column>" '
+                             '(or a constant transform)')  # fmt: skip
+        if isinstance(self.column, list) and not self.column:
+            raise ValueError("column lists at least one column")
+        parse_target(self.target)
+        if self.provider is not None and self.target != IDENTIFIER_TARGET:
+            raise ValueError(f"provider belongs to a rule whose target is {IDENTIFIER_TARGET}")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """The sample columns the rule reads (none for a constant)."""
+        if self.column is None:
+            return []
+        return [self.column] if isinstance(self.column, str) else list(self.column)
+
+    @property
+    def label(self) -> str:
+        """How findings name the rule's input: its column(s), or its target for a constant."""
+        return " + ".join(self.columns) or f"(constant for {self.target})"
 
 
 class CsvOptions(_Section):
@@ -136,9 +180,26 @@ class Scenario(_Section):
     # Either a schema file (relative to the scenario) or an inline schema; the file wins when both are given.
     schema_file: str | None = None
     extensions: ExtensionSchema = ExtensionSchema()
+    # A sample of the customer's own records, sent instead of generated guests (mapped by column rules).
+    source: SourceSpec | None = None
     mapping: list[MappingRule] = []
     export: ExportSpec = ExportSpec()
     verify: VerifySpec = VerifySpec()
+
+    @model_validator(mode="after")
+    def _rules_fit_the_source(self) -> Self:
+        for rule in self.mapping:
+            if self.source is None and rule.source is None:
+                raise ValueError(
+                    f"the rule for {rule.target} reads a sample column, but the scenario has no [source] table; "
+                    'add [source] with file = "<the sample file>"'
+                )
+            if self.source is not None and rule.source is not None:
+                raise ValueError(
+                    f"the rule for {rule.target} names a generated field (source = {rule.source!r}), but this "
+                    'scenario sends a [source] sample; write column = "<sample column>" instead'
+                )
+        return self
 
     def resolved_schema(self, base: Path | None) -> ExtensionSchema:
         if self.schema_file is None:

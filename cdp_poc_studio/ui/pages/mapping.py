@@ -152,7 +152,7 @@ class MappingPage(Page):
         return str(self.source_combo.currentData())
 
     def load(self, scenario: Scenario) -> None:
-        self._rules = {rule.source: rule.target for rule in scenario.mapping}
+        self._rules = {rule.source: rule.target for rule in scenario.mapping if rule.source is not None}
         with self.loading():
             (self.api_batch if scenario.integration.load == "batch" else self.api_rest).setChecked(True)
         self._fill_table()

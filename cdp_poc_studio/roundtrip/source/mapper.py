@@ -1,0 +1,370 @@
+"""Mapping a sample's rows to CDP guests: the rules compiled once, then applied row by row, streamed.
+
+Each row becomes either a guest, in the same shape as a generated one (so that the ledger, batch files, the REST
+sender, read-back and verification take it unchanged), or findings: the row number, line, column, value and
+reason of every transform that failed and every CDP rule the mapped record breaks. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cdp_poc_studio.domain.flatten import flatten_group
+from cdp_poc_studio.domain.lint import Api, lint_record
+from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
+from cdp_poc_studio.generator.records import GeneratedGuest
+from cdp_poc_studio.roundtrip.scenario import MappingRule
+from cdp_poc_studio.roundtrip.source.reader import SourceError, SourceFile, SourceRow
+from cdp_poc_studio.roundtrip.source.spec import Target, parse_target
+from cdp_poc_studio.roundtrip.source.transforms import TransformError, compile_steps
+
+_INDEX = re.compile(r"\[\d+\]")
+# A stable namespace for record refs: the same key gives the same ref in every run, so resume is idempotent.
+_REF_NAMESPACE = uuid.UUID("1f0d3c52-6a55-4d3e-9d1f-6b1f9e9a7c10")
+# A field of the mapping's own (no schema defines it): kept as text; it is never generated from.
+_PLACEHOLDER = FieldSpec(kind="faker", provider="pystr")
+
+
+class MappingError(ValueError):
+    """Mapping rules that cannot work with this file or schema: the rule, the cause and the fix."""
+
+
+# What a sample or its rules can raise before anything is sent; each says the file, place and fix.
+SAMPLE_ERRORS = (SourceError, MappingError)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Why a row is not sent as it is: where (row, line, column), the value found, and the reason."""
+
+    row: int
+    line: int | None
+    column: str
+    value: Any
+    reason: str
+    kind: str = "transform"  # "transform", "lint" (a CDP rule), "row" (width, key)
+
+    def __str__(self) -> str:
+        place = f"row {self.row}" + (f" (line {self.line})" if self.line is not None else "")
+        column = f", column {self.column!r}" if self.column else ""
+        value = f", value {_short(self.value)!r}" if self.value not in (None, "") else ""
+        return f"{place}{column}{value}: {self.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "row": self.row, "line": self.line, "column": self.column, "value": self.value, "reason": self.reason,
+            "kind": self.kind,
+        }  # fmt: skip
+
+
+@dataclass(slots=True)
+class MappedRow:
+    """One source row after mapping: the guest to send (None when it has findings), and the findings."""
+
+    number: int
+    line: int | None
+    key: str | None
+    guest: GeneratedGuest | None
+    findings: list[Finding] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # by target, before flattening: the "after" of a preview
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: MappingRule
+    target: Target
+    get: Callable[[Any], Any]
+    steps: Callable[[Any], Any]
+
+
+def _short(value: Any) -> Any:
+    return value if not isinstance(value, str) or len(value) <= 80 else value[:77] + "..."
+
+
+class SourceMapping:
+    """Rules compiled for one opened sample file; `rows()` maps them all, streamed.
+
+    `schema` is the scenario's extension schema: nested targets (`ext.address.city`) are flattened by its rules
+    (prefix or JSON), and targets it does not define are added to `self.schema`, the schema the run verifies with.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[MappingRule],
+        source: SourceFile,
+        schema: ExtensionSchema,
+        *,
+        provider: str,
+        api: Api = "batch",
+        lint: bool = True,
+        now: datetime | None = None,
+    ) -> None:
+        self.source, self.provider, self.api, self.lint = source, provider, api, lint
+        self.now = now or datetime.now(UTC)
+        if not rules:
+            raise MappingError("the scenario has a [source] but no [[mapping]] rules; map at least an identifier")
+        self.rules = list(rules)
+        self._compiled = [self._compile(rule) for rule in self.rules]
+        if not any(c.target.kind == "identifier" for c in self._compiled):
+            raise MappingError(
+                "no rule maps a column to identifiers.id: every guest needs an identifier, so that CDP and the "
+                'verification find it again; add [[mapping]] column = "<customer id column>", target = "identifiers.id"'
+            )
+        targets: dict[str, str] = {}
+        for rule in self.rules:
+            if rule.target in targets and rule.target != "identifiers.id":
+                raise MappingError(f"{rule.label} and {targets[rule.target]} both go to {rule.target}; keep one")
+            targets[rule.target] = rule.label
+        self.schema = source_schema(
+            schema, [(c.target, _yields_list(c.rule, source.list_columns)) for c in self._compiled]
+        )
+        self._origins = {c.rule.target: c.rule.label for c in self._compiled}
+        self._origins["identifiers"] = next(c.rule.label for c in self._compiled if c.target.kind == "identifier")
+        self._flat_origins = self._flat_keys()
+
+    # ------------------------------------------------------------------------------------------------ compiling
+
+    def _compile(self, rule: MappingRule) -> _Compiled:
+        target = parse_target(rule.target)
+        getters = [self._getter(column) for column in rule.columns]
+        get: Callable[[Any], Any]
+        if not getters:
+            get = _nothing
+        elif len(getters) == 1:
+            get = getters[0]
+        else:
+            parts = tuple(getters)
+            get = lambda cells: [g(cells) for g in parts]  # noqa: E731
+        return _Compiled(rule, target, get, compile_steps(rule.transforms))
+
+    def _getter(self, column: str) -> Callable[[Any], Any]:
+        columns = self.source.columns
+        if self.source.format == "csv":
+            if column not in columns:
+                close = difflib.get_close_matches(column, columns, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "the columns are: " + ", ".join(columns[:30])
+                raise SourceError(self.source.path, f"no such column in the header; {hint}", line=1, column=column)
+            index = columns.index(column)
+
+            def cell(cells: Any) -> Any:
+                # An empty cell (and a cell missing from a short row) is None: the field is left out.
+                return (cells[index] or None) if index < len(cells) else None
+
+            return cell
+
+        def path(cells: Any) -> Any:
+            value = cells.get(column)
+            return None if value == "" else value
+
+        return path
+
+    def _flat_keys(self) -> dict[str, str]:
+        """Flat extension keys (as CDP and the linter name them) back to the rule's columns."""
+        out: dict[str, str] = {}
+        for compiled in self._compiled:
+            target = compiled.target
+            if target.kind != "extension" or target.group is None:
+                continue
+            fields = self.schema.guest[target.group]
+            nested: dict[str, Any] = {}
+            _put(nested, target.path, "x")
+            for key in flatten_group(self.schema, fields, _fill(fields, nested)):
+                out.setdefault(f"{target.group}.{key}", compiled.rule.label)
+        return out
+
+    # ------------------------------------------------------------------------------------------------ mapping
+
+    def rows(self) -> Iterator[MappedRow]:
+        """Every row of the file mapped, with duplicate keys and rows of the wrong width as findings."""
+        seen: dict[int, int] = {}  # hash of the key -> first row; a hash, so memory stays small per row
+        width = len(self.source.columns) if self.source.format == "csv" else None
+        for row in self.source.rows():
+            mapped = self.map_row(row)
+            if width is not None and len(row.cells) != width:
+                mapped.findings.insert(0, Finding(
+                    row.number, row.line, "", None,
+                    f"{len(row.cells)} cells where the header has {width}; check quoting and the delimiter",
+                    "row",
+                ))  # fmt: skip
+            if mapped.key is not None:
+                first = seen.setdefault(hash(mapped.key), row.number)
+                if first != row.number:
+                    mapped.findings.append(Finding(
+                        row.number, row.line, self._origins["identifiers"], mapped.key.split(":", 1)[1],
+                        f"the same identifier as row {first}: one guest per row; remove or merge the duplicate",
+                        "row",
+                    ))  # fmt: skip
+            if mapped.findings:
+                mapped.guest = None
+            yield mapped
+
+    def map_row(self, row: SourceRow) -> MappedRow:
+        cells = row.cells
+        findings: list[Finding] = []
+        value: dict[str, Any] = {"guestType": "customer"}
+        identifiers: list[dict[str, str]] = []
+        nested: dict[str, dict[str, Any]] = {}
+        values: dict[str, Any] = {}
+        for compiled in self._compiled:
+            raw = compiled.get(cells)
+            try:
+                result = compiled.steps(raw)
+            except TransformError as exc:
+                findings.append(Finding(row.number, row.line, compiled.rule.label, raw, str(exc)))
+                continue
+            if result is None:
+                if compiled.rule.required:
+                    findings.append(Finding(
+                        row.number, row.line, compiled.rule.label, raw,
+                        f"is empty, and {compiled.rule.target} is required; fill it or add a default transform",
+                    ))  # fmt: skip
+                continue
+            target = compiled.target
+            values[compiled.rule.target] = result
+            if target.kind == "attribute":
+                if target.is_list and not isinstance(result, list):
+                    result = [result]
+                value[target.name] = result
+            elif target.kind == "identifier":
+                identifiers.append({"provider": compiled.rule.provider or self.provider, "id": str(result)})
+            else:
+                assert target.group is not None
+                _put(nested.setdefault(target.group, {}), target.path, result)
+        key = None
+        if identifiers:
+            value["identifiers"] = identifiers
+            key = f"{identifiers[0]['provider']}:{identifiers[0]['id']}"
+        elif not findings:
+            findings.append(Finding(
+                row.number, row.line, self._origins["identifiers"], None,
+                "has no identifier; every guest needs one to be matched in CDP and found again",
+            ))  # fmt: skip
+        if nested:
+            groups = []
+            for group, tree in nested.items():
+                flat = flatten_group(self.schema, self.schema.guest[group], tree)
+                if flat:
+                    groups.append({"name": group, "key": "default", **flat})
+            if groups:
+                value["extensions"] = groups
+        guest = None
+        if key is not None:
+            record = {"ref": str(uuid.uuid5(_REF_NAMESPACE, key)), "schema": "guest", "mode": "upsert", "value": value}
+            if self.lint and not findings:
+                for violation in lint_record(record, self.api, now=self.now):
+                    findings.append(Finding(
+                        row.number, row.line, self.origin(violation.path.removeprefix("value.")),
+                        _at(value, violation.path), f"{violation.message} (CDP rule {violation.rule})", "lint",
+                    ))  # fmt: skip
+            if not findings:
+                guest = GeneratedGuest(row.number, "", record, nested, [])
+        return MappedRow(row.number, row.line, key, guest, findings, values)
+
+    def origin(self, path: str) -> str:
+        """The column a field path comes from (`dateOfBirth`, `ext.address.city`, `extensions[0].tier`)."""
+        plain = _INDEX.sub("", path)
+        if plain.startswith("extensions.") or plain == "extensions":
+            flat = self._flat_origins
+            for candidate, label in flat.items():
+                if plain.endswith("." + candidate.split(".", 1)[1]):
+                    return label
+            return ""
+        parts = plain.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self._origins.get(".".join(parts[:end]))
+            if found is not None:
+                return found
+        return self._flat_origins.get(plain, "")
+
+
+def _yields_list(rule: MappingRule, list_columns: set[str]) -> bool:
+    shaping = [t.op for t in rule.transforms if t.op in ("split", "join", "concat")]
+    if shaping:
+        return shaping[-1] == "split"
+    return len(rule.columns) == 1 and rule.columns[0] in list_columns
+
+
+def _nothing(_cells: Any) -> Any:
+    return None
+
+
+def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def _fill(fields: dict[str, FieldSpec], nested: dict[str, Any]) -> dict[str, Any]:
+    """A probe value for naming flat keys: lists get one item, so that their indexed keys show."""
+    out: dict[str, Any] = {}
+    for name, value in nested.items():
+        spec = fields.get(name)
+        if spec is not None and spec.kind == "list":
+            out[name] = [value] if not isinstance(value, list) else value
+        elif spec is not None and spec.kind == "object" and isinstance(value, dict):
+            out[name] = _fill(spec.fields or {}, value)
+        else:
+            out[name] = value
+    return out
+
+
+def _at(value: dict[str, Any], path: str) -> Any:
+    """The value at a linter path (`value.extensions[0].tier`), for the finding; None when not found."""
+    current: Any = {"value": value}
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        try:
+            current = current[int(part[1:-1])] if part.startswith("[") else current[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return current if not isinstance(current, (dict, list)) else None
+
+
+def source_schema(schema: ExtensionSchema, targets: Sequence[tuple[Target, bool]]) -> ExtensionSchema:
+    """The schema with a field for every extension target it lacks, so that verification rebuilds them too.
+
+    `targets` pairs each target with whether its rule yields a list. A target inside a field the schema defines
+    must exist there (ext.address.town when address has no town is a mistake to point out); a target outside it
+    is the mapping's own field, nested objects included.
+    """
+    guest: dict[str, dict[str, FieldSpec]] = {group: dict(fields) for group, fields in schema.guest.items()}
+    ours: set[int] = set()  # the objects made here, which later targets may add fields to
+    for target, is_list in targets:
+        if target.kind != "extension" or target.group is None:
+            continue
+        fields = guest.setdefault(target.group, {})
+        if target.path[0] not in fields:
+            fields[target.path[0]] = _placeholder(target.path[1:], is_list, ours)
+            continue
+        spec = fields[target.path[0]]
+        for depth, part in enumerate(target.path[1:], start=1):
+            if spec.kind == "list" and spec.item is not None:
+                spec = spec.item
+            if spec.kind == "object" and spec.fields is not None and part not in spec.fields and id(spec) in ours:
+                spec.fields[part] = _placeholder(target.path[depth + 1 :], is_list, ours)
+            if spec.kind != "object" or spec.fields is None or part not in spec.fields:
+                where = ".".join((target.group, *target.path[:depth]))
+                have = ", ".join(spec.fields or {}) if spec.kind == "object" else f"a {spec.kind} value"
+                raise MappingError(f"{target.name}: the schema's {where} has no field {part!r} (it holds {have})")
+            spec = spec.fields[part]
+    if guest == schema.guest:
+        return schema
+    return schema.model_copy(update={"guest": guest})
+
+
+def _placeholder(rest: tuple[str, ...], is_list: bool, ours: set[int]) -> FieldSpec:
+    if rest:
+        made = FieldSpec(kind="object", fields={rest[0]: _placeholder(rest[1:], is_list, ours)})
+        ours.add(id(made))
+        return made
+    # Lists of the mapping's own are flattened with indexes (tags0, tags1...); 50 covers any split cell.
+    return FieldSpec(kind="list", item=_PLACEHOLDER, max_items=50) if is_list else _PLACEHOLDER

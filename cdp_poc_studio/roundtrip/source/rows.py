@@ -1,0 +1,203 @@
+"""A sample through a run: its guests for the pipeline, and the per-row log that accounts for every row.
+
+`mapped-rows.ndjson.gz` is written while the rows are mapped (row, line, key, the payload or the findings);
+`rows.ndjson.gz` is written with the report: each row again, with CDP's answer (accepted, or rejected with the
+batch log's code or the REST error) and the verification's outcome, every difference named by its source column.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from cdp_poc_studio.cdp.ledger import RecordKind, RecordState, RunLedger
+from cdp_poc_studio.domain.lint import Api
+from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.generator.records import GeneratedGuest
+from cdp_poc_studio.roundtrip.report_model import RowsSummary
+from cdp_poc_studio.roundtrip.scenario import Scenario
+from cdp_poc_studio.roundtrip.source.mapper import Finding, MappedRow, SourceMapping
+from cdp_poc_studio.roundtrip.source.reader import open_source
+
+MAPPED_ROWS = "mapped-rows.ndjson.gz"
+ROWS = "rows.ndjson.gz"
+FINDINGS_SHOWN = 10
+_CDP_STATE = {RecordState.DONE: "accepted", RecordState.FAILED: "rejected"}
+
+RowStatus = Literal[
+    "verified", "differs", "not verified", "rejected by CDP", "not sent", "invalid", "rejected by linter"
+]
+
+
+def resolve_source(scenario: Scenario, base: Path | None) -> Scenario:
+    """The scenario with its sample's path made absolute (for running; saved scenarios keep it relative)."""
+    if scenario.source is None or base is None:
+        return scenario
+    path = Path(scenario.source.file)
+    if path.is_absolute():
+        return scenario
+    source = scenario.source.model_copy(update={"file": str((base / path).resolve())})
+    return scenario.model_copy(update={"source": source})
+
+
+def open_mapping(scenario: Scenario, schema: ExtensionSchema, *, api: Api | None = None) -> SourceMapping:
+    """The scenario's rules compiled for its sample; SourceError or MappingError say what to fix."""
+    spec = scenario.source
+    assert spec is not None, "open_mapping needs a scenario with a [source]"
+    source = open_source(Path(spec.file), format=spec.format, encoding=spec.encoding, delimiter=spec.delimiter)
+    return SourceMapping(
+        scenario.mapping,
+        source,
+        schema,
+        provider=scenario.generator.identifier_provider,
+        api=api or scenario.integration.load,
+    )
+
+
+class RowFindingsError(ValueError):
+    """Rows with findings in a run whose [source] says invalid_rows = "stop": nothing was sent."""
+
+
+@dataclass
+class RowCounts:
+    read: int = 0
+    mapped: int = 0
+    invalid: int = 0  # a transform failed, the row's width or key is wrong
+    rejected_by_linter: int = 0  # mapped, but breaks a CDP rule
+    first: list[Finding] = field(default_factory=list)
+
+    def add(self, row: MappedRow) -> None:
+        self.read += 1
+        if row.ok:
+            self.mapped += 1
+        elif any(f.kind == "lint" for f in row.findings):
+            self.rejected_by_linter += 1
+        else:
+            self.invalid += 1
+        if row.findings and len(self.first) < FINDINGS_SHOWN:
+            self.first.extend(row.findings[: FINDINGS_SHOWN - len(self.first)])
+
+    def problem(self, log: Path) -> str:
+        bad = self.invalid + self.rejected_by_linter
+        listed = "\n".join(f"  {finding}" for finding in self.first)
+        return (
+            f"{bad:,} of {self.read:,} source row(s) cannot be sent as mapped ({self.invalid:,} invalid, "
+            f"{self.rejected_by_linter:,} breaking CDP's rules); nothing was sent. The first findings:\n{listed}\n"
+            f"Every row is in {log}. Fix the file or the mapping, or send only the valid rows "
+            '(invalid_rows = "skip" in [source], or --valid-rows-only).'
+        )
+
+
+def logged_guests(mapping: SourceMapping, log: Path, counts: RowCounts) -> Iterator[GeneratedGuest]:
+    """The valid rows' guests, while every row goes to the mapped-rows log."""
+    with gzip.open(log, "wb", compresslevel=1) as out:
+        for row in mapping.rows():
+            counts.add(row)
+            line: dict[str, Any] = {"row": row.number, "line": row.line, "key": row.key}
+            if row.guest is not None:
+                line["ref"] = row.guest.record["ref"]
+                line["payload"] = row.guest.record
+            else:
+                line["findings"] = [f.to_json() for f in row.findings]
+            out.write(orjson.dumps(line) + b"\n")
+            if row.guest is not None:
+                yield row.guest
+
+
+def valid_guests(mapping: SourceMapping) -> Iterator[GeneratedGuest]:
+    for row in mapping.rows():
+        if row.guest is not None:
+            yield row.guest
+
+
+# ------------------------------------------------------------------------------------------------ the results
+
+
+def write_row_results(
+    folder: Path,
+    file: str,
+    ledger: RunLedger,
+    differences: Iterable[Any],
+    origin: Any,
+    *,
+    compared: bool,
+) -> tuple[RowsSummary, dict[str, int]]:
+    """Join the mapped rows with the ledger (CDP's answer) and the differences (the verification) into rows.ndjson.gz.
+
+    `differences` are verification differences (record key, source, path, outcome, expected, actual); `origin`
+    names a field path's source column. `compared` is False when nothing came back to compare with yet.
+    Returns the summary and the row number of each record with differences.
+    """
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for difference in differences:
+        if difference.outcome.fails:
+            by_key[difference.record].append({
+                "source": difference.source, "path": difference.path, "column": origin(difference.path),
+                "outcome": str(difference.outcome.value), "expected": difference.expected,
+                "actual": difference.actual, "explanation": difference.explanation,
+            })  # fmt: skip
+    summary = RowsSummary(file=file, log=ROWS)
+    rows_of: dict[str, int] = {}
+    guests = ledger.iter_records(kind=RecordKind.GUEST)
+    pending = next(guests, None)
+    with gzip.open(folder / MAPPED_ROWS, "rb") as source, gzip.open(folder / ROWS, "wb", compresslevel=1) as out:
+        for raw in source:
+            line = orjson.loads(raw)
+            summary.read += 1
+            status: RowStatus
+            if "findings" in line:
+                lint = any(f["kind"] == "lint" for f in line["findings"])
+                status = "rejected by linter" if lint else "invalid"
+                if lint:
+                    summary.rejected_by_linter += 1
+                else:
+                    summary.invalid += 1
+                out.write(orjson.dumps({**line, "status": status}) + b"\n")
+                continue
+            summary.mapped += 1
+            while pending is not None and pending.seq < line["row"]:
+                pending = next(guests, None)
+            record = pending if pending is not None and pending.seq == line["row"] else None
+            cdp: dict[str, Any] = {"state": _CDP_STATE.get(record.state, record.state.value) if record else "not sent"}
+            if record is not None and record.state == RecordState.FAILED:
+                cdp |= {"code": record.error_code or record.http_status, "message": record.error_message}
+                status = "rejected by CDP"
+                summary.rejected_by_cdp += 1
+            elif record is None or record.state != RecordState.DONE:
+                status = "not sent"
+            elif not compared:
+                status = "not verified"
+            elif line["key"] in by_key:
+                status = "differs"
+                summary.differs += 1
+            else:
+                status = "verified"
+                summary.verified += 1
+            if record is not None and record.batch_ref:
+                cdp |= {"batch": record.batch_ref, "file": record.file, "file_line": record.line}
+            result = {**line, "status": status, "cdp": cdp}
+            if line["key"] in by_key:
+                result["differences"] = by_key[line["key"]]
+                rows_of[line["key"]] = line["row"]
+            out.write(orjson.dumps(result, default=str) + b"\n")
+    return summary, rows_of
+
+
+def read_rows(folder: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The per-row log of a run (the final one when the report is written, else the mapping's), for display."""
+    path = folder / ROWS if (folder / ROWS).exists() else folder / MAPPED_ROWS
+    rows: list[dict[str, Any]] = []
+    if not path.exists():
+        return rows
+    with gzip.open(path, "rb") as stream:
+        for raw in stream:
+            rows.append(orjson.loads(raw))
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows

@@ -1,0 +1,135 @@
+"""A [source] sample through the whole loop on the real sandbox: sent by batch and by REST, verified, every row
+accounted for in the run folder and the report; with findings, nothing sent unless the valid rows are chosen."""
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdp_poc_studio.cdp.readback import ReadBack
+from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
+from cdp_poc_studio.roundtrip.source.rows import RowFindingsError, resolve_source
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from tests.roundtrip.conftest import run
+
+
+def crm_sample(**integration: Any) -> tuple[Scenario, ExtensionSchema]:
+    path = SCENARIOS / "crm_sample.toml"
+    scenario = resolve_source(load_scenario(path), path.parent)
+    if integration:
+        scenario = scenario.model_copy(update={"integration": scenario.integration.model_copy(update=integration)})
+    return scenario, scenario.resolved_schema(path.parent)
+
+
+def rows_log(folder: Path) -> list[dict[str, Any]]:
+    with gzip.open(folder / "rows.ndjson.gz", "rb") as stream:
+        return [json.loads(line) for line in stream]
+
+
+@pytest.mark.parametrize("load", ["batch", "rest"])
+def test_the_bundled_messy_sample_runs_green_with_every_row_verified(
+    load: str, target: Target, admin: SandboxAdmin, tmp_path: Path
+) -> None:
+    scenario, schema = crm_sample(load=load)
+    pipeline, report = run(scenario, schema, target, tmp_path)
+    assert report.verdict == "passed", [d.model_dump() for d in report.differences[:5]]
+    assert report.rows is not None
+    assert (report.rows.read, report.rows.mapped, report.rows.verified, report.rows.rejected_by_cdp) == (10, 10, 10, 0)
+    rows = rows_log(pipeline.folder.path)
+    assert [r["row"] for r in rows] == list(range(1, 11))
+    assert {r["status"] for r in rows} == {"verified"}
+    assert {r["cdp"]["state"] for r in rows} == {"accepted"}
+    first = rows[0]["payload"]["value"]
+    # 14/03/1985, "Ireland", "English", "  aoife ", "1.234,50", "yes", "G", the concatenated name...
+    assert (first["dateOfBirth"], first["country"], first["language"], first["firstName"]) == (
+        "1985-03-14T00:00Z", "IE", "EN", "Aoife",
+    )  # fmt: skip
+    extension = first["extensions"][0]
+    assert (extension["lifetimeValue"], extension["emailOptIn"], extension["loyaltyTier"]) == (1234.5, True, "gold")
+    assert (extension["fullName"], extension["interests0"], extension["dataSource"]) == (
+        "Aoife Byrne",
+        "golf",
+        "crm_extract",
+    )
+    # What CDP holds is what the mapping made, read back through REST: 03/07/1990, "France", "ZOE.MARTIN@...".
+    [guest] = ReadBack(target.connection.http).guest_by_identifier("CRM", "C-1003")
+    assert (guest.data["dateOfBirth"][:10], guest.data["country"], guest.data["email"]) == (
+        "1990-07-03", "FR", "zoe.martin@example.com",
+    )  # fmt: skip
+
+
+def _with_bad_rows(tmp_path: Path) -> Path:
+    sample = (SCENARIOS.parent / "samples" / "crm_customers.csv").read_text(encoding="utf-8-sig")
+    lines = sample.splitlines()
+    lines.append("C-2001;Mr;bad;Date;bad.date@example.com;M;31/02/1990;yes;Ireland;English;;;1,00;01/01/2024 10:00;G;")
+    lines.append(
+        "C-2002;Mr;no;Country;no.country@example.com;M;01/02/1990;yes;Narnia;English;;;1,00;01/01/2024 10:00;G;"
+    )
+    path = tmp_path / "crm_customers.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_rows_with_findings_stop_the_run_before_anything_is_sent(
+    target: Target, admin: SandboxAdmin, tmp_path: Path
+) -> None:
+    scenario, schema = crm_sample()
+    scenario = scenario.model_copy(
+        update={"source": scenario.source.model_copy(update={"file": str(_with_bad_rows(tmp_path))})}
+    )
+    pipeline = Pipeline.start(scenario, schema, tmp_path / "runs", target, batch_poll_seconds=0.05)
+    with pytest.raises(RowFindingsError) as raised:
+        pipeline.run()
+    message = str(raised.value)
+    assert "2 of 12 source row(s) cannot be sent" in message
+    assert "nothing was sent" in message
+    assert "row 11 (line 12), column 'Date of Birth', value '31/02/1990'" in message
+    assert "row 12 (line 13), column 'Country', value 'Narnia'" in message
+    assert ReadBack(target.connection.http).guest_by_identifier("CRM", "C-1001") == []
+    assert not [line for line in _requests(pipeline.folder.path) if "batch" in json.dumps(line)]
+    assert pipeline.folder.load_state().stages["generate"].status == "failed"
+
+
+def _requests(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "requests.ndjson"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_valid_rows_only_sends_them_and_accounts_for_the_others(target: Target, tmp_path: Path) -> None:
+    scenario, schema = crm_sample(load="rest")
+    source = scenario.source.model_copy(update={"file": str(_with_bad_rows(tmp_path)), "invalid_rows": "skip"})
+    pipeline, report = run(scenario.model_copy(update={"source": source}), schema, target, tmp_path / "runs")
+    assert report.verdict == "passed"
+    assert report.rows is not None
+    assert (report.rows.read, report.rows.mapped, report.rows.invalid, report.rows.verified) == (12, 10, 2, 10)
+    bad = [r for r in rows_log(pipeline.folder.path) if r["status"] != "verified"]
+    assert [(r["row"], r["status"], r["findings"][0]["column"]) for r in bad] == [
+        (11, "invalid", "Date of Birth"), (12, "invalid", "Country"),
+    ]  # fmt: skip
+
+
+def test_the_cli_runs_the_bundled_sample_and_refuses_a_missing_column(tmp_path: Path) -> None:
+    scenario = (SCENARIOS / "crm_sample.toml").read_text()
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        scenario.replace('column = "Surname"', 'column = "Surnam"').replace(
+            "../samples/crm_customers.csv", str(SCENARIOS.parent / "samples" / "crm_customers.csv")
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp_poc_studio", "run", str(broken), "--sandbox-db", ":memory:",
+         "--runs", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert (
+        "crm_customers.csv (line 1), column 'Surnam': no such column in the header; did you mean 'Surname'?"
+        in result.stderr
+    )
