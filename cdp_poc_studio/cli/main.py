@@ -262,6 +262,17 @@ def generate_command(
 )
 @click.option("--seed", type=int, default=None, help="Seed of the fault injection's random choices.")
 @click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve HTTPS with a self-signed certificate (made at first start beside the database; its path is printed).",
+)
+@click.option(
+    "--admin-token",
+    envvar="CDP_SANDBOX_ADMIN_TOKEN",
+    default=None,
+    help="Token the admin API (/_sandbox) requires in X-Sandbox-Admin-Token (made for you beyond loopback).",
+)
+@click.option(
     "--export-definition",
     "export_files",
     multiple=True,
@@ -279,6 +290,8 @@ def sandbox_command(
     snapshot: str,
     faults: tuple[str, ...],
     seed: int | None,
+    tls: bool,
+    admin_token: str | None,
     export_files: tuple[str, ...],
 ) -> None:
     """Run the embedded CDP sandbox until SIGINT or SIGTERM; prints one ready line with its base URL."""
@@ -289,7 +302,7 @@ def sandbox_command(
         config = build_config(
             host=host, port=port, db_path=db_path, client_key=client_key, api_token=api_token,
             oauth_client_id=oauth_client_id, oauth_client_secret=oauth_client_secret, snapshot=snapshot,
-            faults=faults, seed=seed,
+            faults=faults, seed=seed, tls=tls, admin_token=admin_token,
         )  # fmt: skip
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

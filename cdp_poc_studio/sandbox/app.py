@@ -23,6 +23,7 @@ from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.context import Sandbox
 from cdp_poc_studio.sandbox.errors import install_error_handlers
 from cdp_poc_studio.sandbox.faults import FaultMiddleware
+from cdp_poc_studio.sandbox.guard import GuardMiddleware
 from cdp_poc_studio.sandbox.journal import JournalMiddleware
 
 DESCRIPTION = """A local emulator of Sitecore CDP's HTTP APIs: Guest and Order REST v2.1 and legacy v2
@@ -62,7 +63,15 @@ def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = Non
     app.include_router(routes_exports.router)
     app.include_router(s3.router)
     app.include_router(routes_admin.router)
-    # Last added is outermost: the journal sees everything, including injected faults.
+    # Last added is outermost: the journal sees everything, including injected faults and refusals.
+    cfg = sandbox.config
+    app.add_middleware(
+        GuardMiddleware,
+        max_body=cfg.max_body_bytes,
+        max_upload=cfg.batch_max_bytes + 64 * 1024,
+        admin_token=cfg.admin_token,
+        bind_host=cfg.host,
+    )
     app.add_middleware(FaultMiddleware, injector=sandbox.faults)
     app.add_middleware(JournalMiddleware, journal=sandbox.journal)
     return app

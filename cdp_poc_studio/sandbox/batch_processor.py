@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import logging
 import os
 import pickle
@@ -17,13 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cdp_poc_studio.sandbox.batch_file import CorruptedFileError, UnsupportedCompressionError, check_file, iter_lines
 from cdp_poc_studio.sandbox.batch_helper import READY, read_frame, write_frame
 from cdp_poc_studio.sandbox.batch_records import ChunkApplier, Prepared
 from cdp_poc_studio.sandbox.clock import iso
@@ -38,42 +39,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_NAME = "import.gz"
 LOG_NAME = "error-log.json.gz"
-
-
-class CorruptedFileError(Exception):
-    pass
-
-
-class UnsupportedCompressionError(Exception):
-    pass
-
-
-def read_batch_file(data: bytes) -> bytes:
-    """The decompressed content of an upload, or CorruptedFileError / UnsupportedCompressionError (facts §6.4, §6.6)."""
-    if data[:4] == b"PK\x03\x04":
-        # The docs: "If the status is error but the response does not contain an error log URI, it might be that
-        # the uploaded file uses an unsupported compression format" (zip).
-        raise UnsupportedCompressionError("zip archives are not supported; gzip the file")
-    if data[:2] != b"\x1f\x8b":
-        raise CorruptedFileError("the file is not gzip-compressed")
-    decompressor = zlib.decompressobj(wbits=31)
-    try:
-        raw = decompressor.decompress(data) + decompressor.flush()
-    except zlib.error as exc:
-        raise CorruptedFileError(f"the gzip stream is damaged ({exc})") from None
-    if not decompressor.eof:
-        raise CorruptedFileError("the gzip stream is truncated")
-    if decompressor.unused_data:
-        raise CorruptedFileError("the file holds more than one gzip member; it must contain exactly one JSON file")
-    if raw[257:262] == b"ustar":
-        raise CorruptedFileError("the file is an archive of several files; it must contain exactly one JSON file")
-    first = next((line for line in raw.split(b"\n", 20)[:20] if line.strip()), None)
-    if first is not None:
-        try:
-            orjson.loads(first)
-        except orjson.JSONDecodeError:
-            raise CorruptedFileError("the file is not a JSON file (one JSON record per line)") from None
-    return raw
 
 
 class ChunkPreparer:
@@ -321,24 +286,25 @@ class BatchWorker:
             self._set_status(ref, "corrupted", detail="the size or MD5 checksum does not match the allocation")
             return
         try:
-            raw = read_batch_file(data)
+            total_lines = check_file(data)
         except CorruptedFileError as exc:
             self._set_status(ref, "corrupted", detail=str(exc))
             return
         except UnsupportedCompressionError as exc:
             self._set_status(ref, "error", detail=str(exc))
             return
-        del data
-        lines = raw.split(b"\n")
-        del raw
-        while lines and not lines[-1].strip():  # the newline that ends the file is not a record
-            lines.pop()
+        # Lines are streamed (memory flat whatever the file expands to); a resumed batch skips the lines it did.
+        stream = iter_lines(data, self.sandbox.config.batch_max_line_bytes)
+        for _ in itertools.islice(stream, done):
+            pass
         stats = orjson.loads(stats_json) if stats_json else {"total": 0, "ok": 0, "failed": 0}
         chunk = self.sandbox.config.batch_chunk_records
-        preparer = self._preparer if len(lines) - done > chunk else None  # one chunk: nothing to overlap
+        preparer = self._preparer if total_lines - done > chunk else None  # one chunk: nothing to overlap
 
-        def submit(start: int, helper: bool = True) -> tuple[int, list[bytes], str, bool]:
-            block = lines[start : start + chunk]
+        def submit(helper: bool = True) -> tuple[int, list[bytes], str, bool] | None:
+            block = list(itertools.islice(stream, chunk))
+            if not block:
+                return None
             records = [line for line in block if line.strip()]
             # The chunk's time is taken when its preparation starts (prepared rows carry it).
             now = iso(self.sandbox.clock.now())
@@ -346,14 +312,14 @@ class BatchWorker:
 
         position = done
         # The first chunk is prepared here while the helper prepares the second: both cores work from the start.
-        job = submit(position, helper=False) if position < len(lines) else None
+        job = submit(helper=False)
         while job is not None:
             if self._stopping.is_set():
                 return  # progress so far is committed; the batch resumes after a restart
             size, records, now, sent = job
             prepared = preparer.result() if preparer is not None and sent else None
             # Hand the next chunk to the helper before writing this one, so that it is prepared meanwhile.
-            job = submit(position + size) if position + size < len(lines) else None
+            job = submit()
             with paused_gc(), store.write() as conn:
                 applier = ChunkApplier(conn, now)
                 applier.apply(records, prepared)

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from cdp_poc_studio.sandbox import guests, orders
+from cdp_poc_studio.sandbox.batch_file import TOO_LONG, too_long_ref
 from cdp_poc_studio.sandbox.clock import parse_iso
 from cdp_poc_studio.sandbox.errors import CdpError
 from cdp_poc_studio.sandbox.validation import (
@@ -162,6 +163,11 @@ def prepare_chunk(lines: list[bytes], now: str) -> list[Prepared | None]:
 
 
 def _parse(line: bytes) -> tuple[Any, RecordError | None]:
+    if line.startswith(TOO_LONG):
+        # The record's ref, if its first bytes name it, stands in for the record (see batch_file.iter_lines).
+        return {"ref": too_long_ref(line)}, RecordError(
+            VALIDATION, "the record is too long (over the maximum line length); split or shorten it"
+        )
     try:
         return orjson.loads(line), None
     except orjson.JSONDecodeError as exc:

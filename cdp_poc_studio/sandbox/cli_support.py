@@ -30,6 +30,8 @@ def build_config(
     snapshot: str,
     faults: Iterable[str],
     seed: int | None,
+    tls: bool = False,
+    admin_token: str | None = None,
 ) -> SandboxConfig:
     """Raises ValueError for a bad fault spec or option."""
     overrides: dict[str, Any] = {
@@ -48,10 +50,15 @@ def build_config(
             rules.append(FaultRule.parse(spec))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"--fault {spec!r}: {exc}") from None
+    db = db_path or default_db_path()
+    # The certificate lives beside the database, or in the user data folder for a throwaway database.
+    tls_dir = (Path(default_db_path()).parent if db == ":memory:" else Path(db).parent) if tls else None
     return SandboxConfig(
         host=host,
         port=port,
-        db_path=db_path or default_db_path(),
+        db_path=db,
+        tls_dir=tls_dir,
+        admin_token=admin_token,
         snapshot_mode="nightly" if snapshot == "nightly" else "immediate",
         faults=rules,
         seed=seed,

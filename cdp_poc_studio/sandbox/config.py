@@ -42,6 +42,11 @@ class SandboxConfig:
     export_split_size: int = 500_000  # facts §7.1: output files split at 500,000 records
     export_gzip_level: int = 6
     batch_max_bytes: int = 50 * 1024 * 1024  # facts §6.6: at most 50 MB gzipped
+    # Inferred (no documented limit): a decompressed batch line longer than this is one failed record in the
+    # error log, never held in memory whole.
+    batch_max_line_bytes: int = 4 * 1024 * 1024
+    # Inferred (no documented limit): the largest REST or admin request body; larger is a 413 with CDP's body.
+    max_body_bytes: int = 5 * 1024 * 1024
     batch_history_days: int = 30
     batch_chunk_records: int = 20_000  # records per transaction in the batch worker
     # Parse and validate guest records of the next chunk in a helper process (spawned when the worker starts)
@@ -51,6 +56,11 @@ class SandboxConfig:
     export_max_orders: int = 50
     export_order_days: int = 365
     files_dir: Path | None = None  # default: next to the database, or a temporary folder
+    # Required by the admin API (/_sandbox/..., header X-Sandbox-Admin-Token) when set; `serve` sets one whenever
+    # the sandbox listens beyond loopback.
+    admin_token: str | None = None
+    # HTTPS with a self-signed certificate made at first start (tls.py); None: plain HTTP.
+    tls_dir: Path | None = None
 
     def replace(self, **changes: object) -> SandboxConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

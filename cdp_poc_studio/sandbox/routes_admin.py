@@ -1,5 +1,6 @@
 """The sandbox admin API under /_sandbox (never on CDP paths): reset, clock, journal, faults, batch worker
-control, export definitions and runs. No auth: the sandbox only listens on loopback."""
+control, export definitions and runs. guard.py refuses cross-site requests, and requests without the admin token
+whenever one is set (always when the sandbox listens beyond loopback)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ async def _json(request: Request) -> Any:
 @router.get("/health")
 def health(request: Request) -> JsonResponse:
     sandbox = sandbox_of(request)
+    # No secrets here (nor in /config): no credentials, tokens or signing material.
     return JsonResponse({"status": "ok", "db": str(sandbox.store.path), "snapshotMode": sandbox.config.snapshot_mode})
 
 
@@ -44,8 +46,6 @@ def config(request: Request) -> JsonResponse:
     cfg = sandbox_of(request).config
     return JsonResponse(
         {
-            "clientKey": cfg.client_key,
-            "oauthClientId": cfg.oauth_client_id,
             "snapshotMode": cfg.snapshot_mode,
             "exportSplitSize": cfg.export_split_size,
             "tokenTtlSeconds": cfg.token_ttl_seconds,
@@ -89,7 +89,7 @@ async def set_clock(request: Request) -> JsonResponse:
             clock.freeze() if body["frozen"] else clock.unfreeze()
         if "advanceSeconds" in body:
             clock.advance(timedelta(seconds=float(body["advanceSeconds"])))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         return _error(400, f"bad clock change: {exc}")
     return JsonResponse(_clock_view(sandbox))
 
@@ -177,6 +177,8 @@ def release_batches(request: Request) -> JsonResponse:
 def drain_batches(request: Request, timeout: float = 60.0) -> JsonResponse:
     """Block until every uploaded batch is processed (a held worker is released first)."""
     batches = sandbox_of(request).batches
+    if not 0 <= timeout <= 600:  # also refuses nan and inf, which threading cannot wait for
+        return _error(400, "timeout must be between 0 and 600 seconds")
     batches.hold(False)
     idle = batches.drain(timeout)
     return JsonResponse({"idle": idle}, status_code=200 if idle else 504)

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from cdp_poc_studio.sandbox.clock import Clock
+from cdp_poc_studio.sandbox.fidelity import warn
 
 if TYPE_CHECKING:
     from cdp_poc_studio.sandbox.context import Sandbox
@@ -116,6 +118,16 @@ def decode_content_md5(value: str) -> bytes | None:
     return None
 
 
+def _starts_with_bom(body: bytes) -> bool:
+    """Whether a gzip upload's content begins with a UTF-8 byte order mark (the first bytes only are inflated)."""
+    if body[:2] != b"\x1f\x8b":
+        return False
+    try:
+        return zlib.decompressobj(wbits=31).decompress(body[:4096], 3) == b"\xef\xbb\xbf"
+    except zlib.error:
+        return False
+
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -141,6 +153,11 @@ async def put_object(request: Request, bucket: str, key: str) -> Response:
                 raise S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
         if bucket != BATCH_BUCKET:
             raise S3Error(403, "AccessDenied", "Access Denied")
+        if _starts_with_bom(body):
+            warn(
+                "the batch file starts with a UTF-8 byte order mark; the sandbox skips it as Jackson does for byte"
+                " input, a tenant reading line by line may fail the first record"
+            )
         if fault == "corrupt_upload" and body:
             # Storage-side damage after the checksum passed: the batch must end up "corrupted".
             body = bytes([body[0] ^ 0xFF]) + body[1:]

@@ -8,6 +8,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -20,6 +21,7 @@ from cdp_poc_studio.sandbox.context import Sandbox
 from cdp_poc_studio.sandbox.faults import ExposeConnection
 
 READY_PREFIX = "CDP sandbox ready at "
+CERTIFICATE_PREFIX = "CDP sandbox certificate (trust it for HTTPS): "
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -35,10 +37,18 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(sock: socket.socket) -> str:
+def _url(sock: socket.socket, *, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def _tls_files(config: SandboxConfig) -> tuple[Path, Path] | None:
+    if config.tls_dir is None:
+        return None
+    from cdp_poc_studio.sandbox.tls import ensure_certificate
+
+    return ensure_certificate(config.tls_dir)
 
 
 class _Server(uvicorn.Server):
@@ -72,9 +82,15 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
+def _uvicorn_config(app: Any, log_level: str, tls: tuple[Path, Path] | None = None) -> uvicorn.Config:
     return uvicorn.Config(
-        ExposeConnection(app), log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        ExposeConnection(app),
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
 
 
@@ -97,12 +113,15 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self.base_url = ""
+        self.certificate: Path | None = None  # with config.tls_dir: the certificate clients must trust
 
     def start(self, timeout: float = 30.0) -> SandboxServer:
+        tls = _tls_files(self.config)
+        self.certificate = tls[0] if tls else None
         self._sock = _bind(self.config.host, self.config.port)
-        self.base_url = _url(self._sock)
+        self.base_url = _url(self._sock, tls=tls is not None)
         ready = threading.Event()
-        self._server = _Server(_uvicorn_config(self.app, self._log_level), on_ready=ready.set)
+        self._server = _Server(_uvicorn_config(self.app, self._log_level, tls), on_ready=ready.set)
         sock = self._sock
         server = self._server
         self._thread = threading.Thread(
@@ -137,18 +156,43 @@ def serve(config: SandboxConfig, *, log_level: str = "warning", setup: Callable[
     """
     if config.host not in LOOPBACK:
         print(f"warning: the CDP sandbox is listening on {config.host}, not a loopback address", file=sys.stderr)
+        if config.admin_token is None:
+            token_file = _admin_token_file(config)
+            config = config.replace(admin_token=token_file.read_text().strip())
+            print(
+                f"the admin API (/_sandbox/...) needs the header X-Sandbox-Admin-Token: the token is in {token_file}",
+                file=sys.stderr,
+            )
+    tls = _tls_files(config)
     app = create_app(config)
     if setup is not None:
         setup(app.state.sandbox)
     sock = _bind(config.host, config.port)
-    url = _url(sock)
+    url = _url(sock, tls=tls is not None)
 
     def announce() -> None:
+        if tls is not None:
+            print(f"{CERTIFICATE_PREFIX}{tls[0]}", flush=True)
         print(f"{READY_PREFIX}{url}", flush=True)
 
-    server = _Server(_uvicorn_config(app, log_level), on_ready=announce)
+    server = _Server(_uvicorn_config(app, log_level, tls), on_ready=announce)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
     return 0
+
+
+def _admin_token_file(config: SandboxConfig) -> Path:
+    """A random admin token kept beside the database (owner-only), made on the first start beyond loopback."""
+    import os
+    import secrets
+
+    folder = Path(config.db_path).parent if config.db_path != ":memory:" else Path(config.files_dir or ".")
+    path = folder / "sandbox-admin-token"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-READY_URL = re.compile(r"(http://[^\s]+)")
+READY_URL = re.compile(r"(https?://[^\s]+)")
+CERTIFICATE_LINE = re.compile(r"^CDP sandbox certificate[^:]*: (.+)$")
 SnapshotMode = Literal["immediate", "nightly"]
 
 
@@ -40,6 +41,8 @@ class SandboxOptions:
     faults: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 0
+    # HTTPS with the sandbox's self-signed certificate; after start, SandboxProcess.certificate is its path.
+    tls: bool = False
 
     def command(self, python: str | None = None) -> list[str]:
         argv = [python or sys.executable, "-m", "cdp_poc_studio", "sandbox"]
@@ -47,6 +50,8 @@ class SandboxOptions:
         argv += ["--client-key", self.client_key, "--api-token", self.api_token]
         argv += ["--oauth-client-id", self.oauth_client_id, "--oauth-client-secret", self.oauth_client_secret]
         argv += ["--snapshot", self.snapshot]
+        if self.tls:
+            argv.append("--tls")
         for spec in self.faults:
             argv += ["--fault", spec]
         return argv
@@ -64,6 +69,7 @@ class SandboxProcess:
     def __init__(self, options: SandboxOptions | None = None) -> None:
         self.options = options or SandboxOptions()
         self.base_url: str | None = None
+        self.certificate: str | None = None  # the certificate file to trust, with options.tls
         self._process: subprocess.Popen[str] | None = None
         self._output: deque[str] = deque(maxlen=40)
         self._readers: list[threading.Thread] = []
@@ -129,6 +135,9 @@ class SandboxProcess:
             line = line.rstrip("\n")
             self._output.append(line)
             if ready is not None and found is not None and not ready.is_set():
+                certificate = CERTIFICATE_LINE.match(line)
+                if certificate:
+                    self.certificate = certificate.group(1).strip()
                 match = READY_URL.search(line)
                 if match:
                     found.append(match.group(1).rstrip("/"))

@@ -255,7 +255,6 @@ def _zip() -> bytes:
     ("data", "status"),
     [
         (b'{"not": "gzipped"}\n', "corrupted"),
-        (gzip.compress(b"a,b,c\n1,2,3\n"), "corrupted"),
         (gzip.compress(b"{}\n") + gzip.compress(b"{}\n"), "corrupted"),
         (_tar_gz(), "corrupted"),
         (_zip(), "error"),  # the docs: error without a log means an unsupported compression such as zip
@@ -264,6 +263,39 @@ def _zip() -> bytes:
 def test_bad_files(api: SandboxApi, data: bytes, status: str) -> None:
     batch = api.run_batch(data)
     assert batch["status"] == {"code": status}
+
+
+def test_lines_that_are_not_json_are_failed_records_not_a_corrupted_file(api: SandboxApi) -> None:
+    # "corrupted" is documented for a checksum or size mismatch; a CSV file gzipped is read and every line fails.
+    batch = api.run_batch(gzip.compress(b"a,b,c\n1,2,3\n"))
+    assert batch["status"]["code"] == "error"
+    assert batch["stats"]["failedRecords"] == 2
+    log = api.error_log(batch)
+    assert [(e["ref"], e["code"]) for e in log] == [(None, 400), (None, 400)]
+    assert log[0]["message"].startswith("Validation error: invalid JSON")
+
+
+def test_byte_order_mark_before_the_first_record_is_skipped(api: SandboxApi) -> None:
+    data = gzip.compress(b"\xef\xbb\xbf" + b"".join(orjson.dumps(guest_record(i)) + b"\n" for i in ("b1", "b2")))
+    batch = api.run_batch(data)
+    assert batch["status"] == {"code": "success"}
+    assert batch["stats"]["successfulRecords"] == 2
+    uploads = api.admin("GET", "/journal?prefix=/_s3").json()["entries"]
+    assert any("byte order mark" in w for w in uploads[-1]["warnings"])
+
+
+def test_over_long_line_is_one_failed_record(api: SandboxApi) -> None:
+    # The sandbox reads lines up to batch_max_line_bytes (4 MiB); a longer one is reported by its ref and skipped
+    # without being held whole (memory: see test_memory_stays_flat_reading_a_long_line in test_limits.py).
+    long_record = guest_record("long")
+    long_record["value"]["firstName"] = "x" * (5 * 1024 * 1024)
+    data = api.gz([guest_record("before"), long_record, guest_record("after")])
+    batch = api.run_batch(data)
+    assert batch["status"]["code"] == "error"
+    assert batch["stats"] == {**batch["stats"], "totalRecords": 3, "successfulRecords": 2, "failedRecords": 1}
+    [entry] = api.error_log(batch)
+    assert entry["ref"] == long_record["ref"]
+    assert entry["message"].startswith("Validation error: the record is too long")
 
 
 def test_checksum_or_size_mismatch_is_corrupted(api: SandboxApi) -> None:
