@@ -144,6 +144,7 @@ def as_legacy(request: Request, response: Response) -> Response:
 
 def drop_nulls(body: Any) -> Any:
     """Legacy updates merge the attributes sent; a null (an SDK serialising every property) changes nothing."""
+    warn("a legacy v2 update merged the attributes sent and ignored nulls")
     if isinstance(body, dict):
         return {k: v for k, v in body.items() if v is not None}
     return body
