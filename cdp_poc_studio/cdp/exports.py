@@ -131,13 +131,10 @@ def parse_records(lines: Iterator[str], fmt: ExportFormat) -> Iterator[dict[str,
                 if isinstance(record, dict):
                     yield record
         return
-    reader = csv.reader(
-        lines,
-        delimiter=fmt.delimiter,
-        quotechar='"',
-        quoting=csv.QUOTE_MINIMAL if fmt.quoting else csv.QUOTE_NONE,
-        escapechar=None if fmt.quoting else "\\",
-    )
+    # With quoting off CDP leaves plain values unwrapped; a value holding the separator, a double quote or a line
+    # break must still be quoted (RFC 4180), or the file could not be read at all [inferred, facts §7.1 says
+    # only "optional double-quote wrapping"]. So one reader reads both: quoted cells where they are quoted.
+    reader = csv.reader(lines, delimiter=fmt.delimiter, quotechar='"', quoting=csv.QUOTE_MINIMAL, strict=True)
     names: list[str] | None = list(fmt.fieldnames) if fmt.fieldnames else None
     for row in reader:
         if not row:

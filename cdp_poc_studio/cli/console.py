@@ -93,11 +93,13 @@ def summary(report: RunReport, report_folder: str) -> str:
         for difference in failing[:5]:
             lines.append(
                 f"    {difference.source} {difference.record} {difference.path}: "
-                f"{OUTCOME_LABELS[difference.outcome]} ({difference.explanation})"
+                f"{OUTCOME_LABELS[difference.outcome]} [{difference.rule}] ({difference.explanation})"
             )
     if explained:
+        rules = sorted({d.rule for d in report.differences if d.outcome.explained})
         lines.append(
-            f"  explained   {explained:,} difference(s) from CDP's snapshot or export retention (not failures)"
+            f"  explained   {explained:,} difference(s) by CDP's own semantics, not failures "
+            f"({', '.join(rules)}; see docs/verification.md)"
         )
     if report.waiting_until:
         lines.append(

@@ -87,7 +87,8 @@ class Generator:
         ]
         first_faker = next(iter(fakers.values()))
         self._products: ProductPool = build_product_pool(first_faker, settings.pool_size, pool_rng)
-        self._values = ValueFactory(fakers, settings.anchor_date)
+        anchor = settings.effective_anchor
+        self._values = ValueFactory(fakers, anchor)
         for entity, groups in (
             ("guest", self.schema.guest),
             ("order", self.schema.order),
@@ -95,7 +96,6 @@ class Generator:
         ):
             for group, fields in groups.items():
                 self._values.prepare(fields, f"{entity}.{group}")
-        anchor = settings.anchor_date
         self._anchor_ordinal = anchor.toordinal()
         self._anchor_moment = datetime(anchor.year, anchor.month, anchor.day, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,8 +27,10 @@ class GeneratorSettings(BaseModel):
     identifier_provider: str = Field(default="POC_STUDIO", min_length=1)
     # Part of every identifier and order referenceId, so that what a run created can be found and cleaned up.
     run_tag: str | None = None
-    # Dates are drawn relative to this day, not today, so that output is the same from one day to the next.
-    anchor_date: date = date(2026, 1, 1)
+    # Dates (birth dates, orders in the two years before) are drawn relative to this day. None: the run's clock
+    # (a round trip fixes it to the target's day when it starts; elsewhere it is today, UTC), so that a scenario
+    # means the same next year. Set it to make output identical from one day to the next.
+    anchor_date: date | None = None
     point_of_sale: str = "poc-studio.example.com"
     item_type: str = "PRODUCT"
     email_domain: str = "example.com"
@@ -60,6 +62,10 @@ class GeneratorSettings(BaseModel):
         if self.run_tag is not None and not RUN_TAG.match(self.run_tag):
             raise ValueError("run_tag must be 1 to 32 letters, digits, '-' or '_'")
         return self
+
+    @property
+    def effective_anchor(self) -> date:
+        return self.anchor_date or datetime.now(UTC).date()
 
     @property
     def effective_run_tag(self) -> str:

@@ -1,8 +1,10 @@
-"""Comparing one sent value with what CDP gave back, forgiving what CDP legitimately changes.
+"""Comparing one sent value with what CDP gave back, per field and per rule (docs/verification.md).
 
-CDP may write a date in another format (`1985-12-24T00:00Z` comes back as `1985-12-24T00:00:00.000Z`), change
-casing, write 12 as 12.0, return list fields whose order carries no meaning in another order, and CSV exports
-give text for every value. Each of those is "equal after normalisation", a pass that says what changed.
+A value passes when it came back exactly, type included. It passes as "equal after normalisation" only where a
+rule of the spec allows the change for that kind of field: another ISO 8601 form of a date-time attribute
+(N-DATETIME), another form of the same price (N-NUMBER), identifiers in another order (N-IDENTIFIERS-ORDER), the
+text form of a typed value in a CSV export (N-CSV-TEXT). Nothing else is forgiven: letter case and surrounding
+spaces are values like any other.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -21,9 +24,16 @@ class Outcome(StrEnum):
     FIELD_MISSING = "field_missing"
     VALUE_CHANGED = "value_changed"
     TYPE_CHANGED = "type_changed"
+    EXTRA_FIELD = "extra_field"
+    EXTRA_ORDER = "extra_order"
+    EXTRA_ITEM = "extra_item"
+    DUPLICATE = "duplicate_record"
+    RELINKED = "linked_to_another_guest"
+    MAPPING_ERROR = "mapping_error"
     REJECTED = "rejected_at_upload"
     BEYOND_RETENTION = "beyond_retention"
     NOT_IN_SNAPSHOT = "not_yet_in_snapshot"
+    UNCHANGED_IN_DELTA = "unchanged_in_delta"
 
     @property
     def passes(self) -> bool:
@@ -31,79 +41,150 @@ class Outcome(StrEnum):
 
     @property
     def explained(self) -> bool:
-        """CDP's own time and retention semantics, not a defect: neither a pass nor a failure."""
-        return self in (Outcome.BEYOND_RETENTION, Outcome.NOT_IN_SNAPSHOT)
+        """CDP's own time, retention and delta semantics, not a defect: neither a pass nor a failure."""
+        return self in (Outcome.BEYOND_RETENTION, Outcome.NOT_IN_SNAPSHOT, Outcome.UNCHANGED_IN_DELTA)
 
     @property
     def fails(self) -> bool:
         return not (self.passes or self.explained)
 
 
-# Guest list attributes whose order means nothing to CDP.
-UNORDERED_FIELDS = frozenset({"identifiers", "emails", "phoneNumbers"})
+# The rule of the spec behind each outcome that is not a normalisation (normalisations name their own rule).
+OUTCOME_RULES = {
+    Outcome.RECORD_MISSING: "D-RECORD-MISSING",
+    Outcome.EXTRA_RECORD: "D-EXTRA-RECORD",
+    Outcome.FIELD_MISSING: "D-FIELD-MISSING",
+    Outcome.VALUE_CHANGED: "D-VALUE-CHANGED",
+    Outcome.TYPE_CHANGED: "D-TYPE-CHANGED",
+    Outcome.EXTRA_FIELD: "D-EXTRA-FIELD",
+    Outcome.EXTRA_ORDER: "D-EXTRA-ORDER",
+    Outcome.EXTRA_ITEM: "D-EXTRA-ITEM",
+    Outcome.DUPLICATE: "D-DUPLICATE",
+    Outcome.RELINKED: "D-RELINKED",
+    Outcome.MAPPING_ERROR: "D-MAPPING-ERROR",
+    Outcome.REJECTED: "X-REJECTED",
+    Outcome.NOT_IN_SNAPSHOT: "X-SNAPSHOT",
+    Outcome.UNCHANGED_IN_DELTA: "X-DELTA",
+}
+
+# Field kinds, by field path pattern (order paths as `orders.*.…`, see verify.field_pattern).
+_DATETIME_ATTRIBUTES = frozenset({"dateOfBirth", "passportExpiry", "firstSeen", "lastSeen"})
+_ORDER_DATETIMES = frozenset({"orderedAt"})
+_PRICES = frozenset({"price", "originalPrice"})
 
 
-def compare_values(expected: Any, actual: Any, *, from_text: bool, unordered: bool = False) -> tuple[Outcome, str]:
-    """The outcome of comparing one field, and what was normalised (empty when nothing was)."""
-    if _same(expected, actual):
-        return Outcome.EQUAL, ""
+@lru_cache(maxsize=4096)
+def field_rules(pattern: str) -> frozenset[str]:
+    """The normalisation rules that apply to a field, by its path pattern; empty: it must come back exactly."""
+    if pattern.startswith("orders.*."):
+        parts = pattern.split(".")
+        leaf = parts[-1]
+        in_extension = "ext" in parts[2:-1]
+        if in_extension:
+            return frozenset()
+        if leaf in _ORDER_DATETIMES:
+            return frozenset({"N-DATETIME"})
+        if leaf in _PRICES:
+            return frozenset({"N-NUMBER"})
+        return frozenset()
+    if pattern in _DATETIME_ATTRIBUTES:
+        return frozenset({"N-DATETIME"})
+    if pattern == "identifiers":
+        return frozenset({"N-IDENTIFIERS-ORDER", "N-DATETIME"})  # N-DATETIME for expiryDate inside
+    return frozenset()
+
+
+NO_RULES: frozenset[str] = frozenset()
+
+
+def compare_values(
+    expected: Any, actual: Any, *, allowed: frozenset[str] = NO_RULES, from_text: bool = False
+) -> tuple[Outcome, str, str]:
+    """The outcome of comparing one field, the rule behind it (empty when equal) and what was normalised."""
+    if type(expected) is type(actual) and expected == actual:
+        return Outcome.EQUAL, "", ""
     if from_text and isinstance(actual, str) and not isinstance(expected, str):
         typed = _from_text(actual, expected)
-        if typed is not _UNPARSED:
-            outcome, note = compare_values(expected, typed, from_text=False, unordered=unordered)
-            if outcome.passes:
-                return Outcome.NORMALISED, "CSV text read as " + type(expected).__name__ + (f", {note}" if note else "")
-            return outcome, note
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return (Outcome.TYPE_CHANGED, "") if type(expected) is not type(actual) else (Outcome.VALUE_CHANGED, "")
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        if float(expected) == float(actual):
-            return Outcome.NORMALISED, "number format"
-        return Outcome.VALUE_CHANGED, ""
-    if isinstance(expected, str) and isinstance(actual, str):
-        return _compare_text(expected, actual)
-    if isinstance(expected, list) and isinstance(actual, list):
-        if unordered and sorted(map(_canonical, expected)) == sorted(map(_canonical, actual)):
-            return Outcome.NORMALISED, "list order"
-        if len(expected) == len(actual):
-            notes = []
-            for sent, back in zip(expected, actual, strict=True):
-                outcome, note = compare_values(sent, back, from_text=from_text)
-                if not outcome.passes:
-                    return Outcome.VALUE_CHANGED, ""
-                if note:
-                    notes.append(note)
-            return Outcome.NORMALISED, ", ".join(sorted(set(notes)))
-        return Outcome.VALUE_CHANGED, ""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        # Objects in lists (identifiers): CDP may add keys of its own; compare what was sent.
-        notes = []
-        for key, sent in expected.items():
-            if key not in actual:
-                return Outcome.VALUE_CHANGED, ""
-            outcome, note = compare_values(sent, actual[key], from_text=from_text)
-            if not outcome.passes:
-                return Outcome.VALUE_CHANGED, ""
-            if note:
-                notes.append(note)
-        return Outcome.NORMALISED, ", ".join(sorted(set(notes))) or "extra keys added by CDP"
-    return Outcome.TYPE_CHANGED, ""
+        if typed is _UNPARSED:
+            return Outcome.TYPE_CHANGED, "D-TYPE-CHANGED", ""
+        outcome, rule, note = compare_values(expected, typed, allowed=allowed)
+        if outcome.passes:
+            rules = ", ".join(r for r in ("N-CSV-TEXT", rule) if r)
+            return (
+                Outcome.NORMALISED,
+                rules,
+                f"CSV text read as {type(expected).__name__}" + (f", {note}" if note else ""),
+            )
+        return outcome, rule, note
+    if type(expected) is not type(actual):
+        # A price written 100 or 100.0 is one JSON number (N-NUMBER); any other change of type is a difference.
+        if "N-NUMBER" in allowed and _is_number(expected) and _is_number(actual) and float(expected) == float(actual):
+            return Outcome.NORMALISED, "N-NUMBER", "number format"
+        return Outcome.TYPE_CHANGED, "D-TYPE-CHANGED", ""
+    if isinstance(expected, str):
+        if "N-DATETIME" in allowed:
+            sent_time, back_time = _timestamp(expected), _timestamp(actual)
+            if sent_time is not None and sent_time == back_time:
+                return Outcome.NORMALISED, "N-DATETIME", "date-time format"
+        return Outcome.VALUE_CHANGED, "D-VALUE-CHANGED", ""
+    if isinstance(expected, list):
+        return _compare_lists(expected, actual, allowed)
+    if isinstance(expected, dict):
+        return _compare_objects(expected, actual, allowed)
+    return Outcome.VALUE_CHANGED, "D-VALUE-CHANGED", ""
 
 
-def _same(expected: Any, actual: Any) -> bool:
-    # True == 1 in Python; in JSON a boolean and a number are different types.
-    return type(expected) is type(actual) and expected == actual
+def _compare_lists(expected: list[Any], actual: list[Any], allowed: frozenset[str]) -> tuple[Outcome, str, str]:
+    if len(expected) != len(actual):
+        return Outcome.VALUE_CHANGED, "D-VALUE-CHANGED", ""
+    pairs = list(zip(expected, actual, strict=True))
+    rules: list[str] = []
+    if "N-IDENTIFIERS-ORDER" in allowed and not _pairs_pass(pairs, allowed):
+        # An identity is a set: match each sent identifier with the returned one of the same provider and id.
+        by_key = {_identity(item): item for item in actual}
+        if len(by_key) != len(actual) or any(_identity(item) not in by_key for item in expected):
+            return Outcome.VALUE_CHANGED, "D-VALUE-CHANGED", ""
+        pairs = [(item, by_key[_identity(item)]) for item in expected]
+        rules.append("N-IDENTIFIERS-ORDER")
+    notes: list[str] = ["list order"] if rules else []
+    for sent, back in pairs:
+        outcome, rule, note = compare_values(sent, back, allowed=allowed)
+        if not outcome.passes:
+            return outcome, rule, note
+        if rule:
+            rules.extend(r for r in rule.split(", ") if r not in rules)
+            notes.append(note)
+    return Outcome.NORMALISED, ", ".join(rules), ", ".join(dict.fromkeys(n for n in notes if n))
 
 
-def _compare_text(expected: str, actual: str) -> tuple[Outcome, str]:
-    sent_time, back_time = _timestamp(expected), _timestamp(actual)
-    if sent_time is not None and back_time is not None:
-        return (Outcome.NORMALISED, "date format") if sent_time == back_time else (Outcome.VALUE_CHANGED, "")
-    if expected.casefold() == actual.casefold():
-        return Outcome.NORMALISED, "casing"
-    if expected.strip() == actual.strip():
-        return Outcome.NORMALISED, "surrounding spaces"
-    return Outcome.VALUE_CHANGED, ""
+def _pairs_pass(pairs: list[tuple[Any, Any]], allowed: frozenset[str]) -> bool:
+    return all(compare_values(s, b, allowed=allowed)[0].passes for s, b in pairs)
+
+
+def _compare_objects(
+    expected: dict[str, Any], actual: dict[str, Any], allowed: frozenset[str]
+) -> tuple[Outcome, str, str]:
+    # Objects inside attributes (identifiers) come back with exactly the keys sent: no key added, none lost.
+    if expected.keys() != actual.keys():
+        return Outcome.VALUE_CHANGED, "D-VALUE-CHANGED", ""
+    rules: list[str] = []
+    notes: list[str] = []
+    for key, sent in expected.items():
+        outcome, rule, note = compare_values(sent, actual[key], allowed=allowed)
+        if not outcome.passes:
+            return outcome, rule, note
+        if rule:
+            rules.extend(r for r in rule.split(", ") if r not in rules)
+            notes.append(note)
+    return Outcome.NORMALISED, ", ".join(rules), ", ".join(dict.fromkeys(n for n in notes if n))
+
+
+def _identity(item: Any) -> Any:
+    return (item.get("provider"), item.get("id")) if isinstance(item, dict) else json.dumps(item, sort_keys=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _timestamp(text: str) -> datetime | None:
@@ -120,21 +201,18 @@ _UNPARSED: Any = object()
 
 
 def _from_text(text: str, like: Any) -> Any:
-    """A CSV cell as the type that was sent, or _UNPARSED."""
+    """A CSV cell as the type that was sent, or _UNPARSED. Only the canonical text form of each type is read."""
     try:
         if isinstance(like, bool):
-            lowered = text.strip().lower()
-            return {"true": True, "false": False}.get(lowered, _UNPARSED)
+            return {"true": True, "false": False}.get(text, _UNPARSED)
         if isinstance(like, int):
-            return int(text)
+            return int(text) if text.lstrip("-").isdigit() else _UNPARSED
         if isinstance(like, float):
-            return float(text)
+            number = float(text)
+            return number if text.strip() == text else _UNPARSED
         if isinstance(like, list | dict):
-            return json.loads(text)
+            parsed = json.loads(text)
+            return parsed if type(parsed) is type(like) else _UNPARSED
     except ValueError:
         return _UNPARSED
     return _UNPARSED
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)

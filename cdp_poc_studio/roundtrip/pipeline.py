@@ -25,7 +25,7 @@ import orjson
 from cdp_poc_studio import __version__
 from cdp_poc_studio.cdp.batch import BatchSender, files_from_ledger, write_batch_files
 from cdp_poc_studio.cdp.connection import CdpConnection
-from cdp_poc_studio.cdp.exports import AudienceExportClient, ExportFormat, iter_export_file
+from cdp_poc_studio.cdp.exports import AudienceExportClient, iter_export_file
 from cdp_poc_studio.cdp.ledger import RecordState, RunLedger
 from cdp_poc_studio.cdp.readback import ReadBack
 from cdp_poc_studio.cdp.rest_sender import RestSender, RestSettings
@@ -40,6 +40,14 @@ from cdp_poc_studio.domain.progress import (
 )
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.generator.records import GeneratedGuest, GeneratedOrder, Generator
+from cdp_poc_studio.roundtrip.export_reading import (
+    EXPORT_ORDER_LIMIT,
+    download_previous_runs,
+    export_format,
+    extension_columns,
+    read_previous_audience,
+    row_keys,
+)
 from cdp_poc_studio.roundtrip.generated import GeneratedWriter, expected_records, read_lines
 from cdp_poc_studio.roundtrip.mapping import apply_mapping
 from cdp_poc_studio.roundtrip.report_model import (
@@ -61,7 +69,6 @@ from cdp_poc_studio.roundtrip.verify import (
     Source,
     SourceRules,
     compare,
-    identifier_keys,
     returned_from_export,
     returned_from_rest,
 )
@@ -148,6 +155,11 @@ class Pipeline:
             schema = open_mapping(scenario, schema).schema
         folder = RunFolder.create(runs_root, scenario.name)
         as_run = scenario.model_copy(update={"schema_file": None, "extensions": schema})
+        if as_run.generator.anchor_date is None:
+            # Dates are drawn relative to the run's clock (the sandbox's when it is the target), fixed in the
+            # scenario as run so that a resumed run regenerates the same records.
+            generator = as_run.generator.model_copy(update={"anchor_date": target.now().date()})
+            as_run = as_run.model_copy(update={"generator": generator})
         folder.scenario.write_text(dump_scenario(as_run), encoding="utf-8")
         state = RunState(
             run_id=folder.path.name,
@@ -314,18 +326,32 @@ class Pipeline:
         def fetch(line: dict[str, Any]) -> dict[str, Any]:
             identifier = line["guest"]["identifiers"][0]
             found = reader.guest_by_identifier(identifier["provider"], identifier["id"])
-            out: dict[str, Any] = {"key": line["key"], "matches": len(found), "guest": None, "orders": []}
+            out: dict[str, Any] = {
+                "key": line["key"], "matches": len(found), "guest": None, "orders": [],
+                "duplicates": [g.ref for g in found[1:]], "moved_orders": {},
+            }  # fmt: skip
             if found:
                 guest = found[0]
                 out["guest"] = {"ref": guest.ref, "data": guest.data, "extensions": guest.extensions}
-            if with_orders:
+            if with_orders and found:
+                # Every order CDP links to the guest (so an added or re-linked order shows), then where each
+                # sent order that is not among them went.
+                held = set()
+                for ref in reader.orders.list_for_guest(found[0].ref):
+                    snapshot = reader.order(ref, guests=False)
+                    held.add(snapshot.data.get("referenceId"))
+                    out["orders"].append({
+                        "data": snapshot.data,
+                        "extension": snapshot.extension,
+                        "items": [{"data": i.data, "extension": i.extension} for i in snapshot.items],
+                    })  # fmt: skip
                 for order in line["orders"]:
-                    for snapshot in reader.orders_by_reference_id(order["value"]["referenceId"], guests=False)[:1]:
-                        out["orders"].append({
-                            "data": snapshot.data,
-                            "extension": snapshot.extension,
-                            "items": [{"data": i.data, "extension": i.extension} for i in snapshot.items],
-                        })  # fmt: skip
+                    reference = order["value"]["referenceId"]
+                    if reference in held:
+                        continue
+                    owners = [g for o in reader.orders_by_reference_id(reference, guests=True) for g in o.guest_refs]
+                    if owners:
+                        out["moved_orders"][reference] = owners
             return out
 
         meter = ProgressMeter("readback", total, self.progress)
@@ -365,7 +391,7 @@ class Pipeline:
                 )
         if admin is not None:
             self._emit(StageEvent(stage="export", unit="files", detail="the sandbox runs the audience export"))
-            admin.put_export(_sandbox_definition(self.scenario))
+            admin.put_export(_sandbox_definition(self.scenario, self.schema))
             report = admin.run_export(spec.friendly_id)
             state.export_execution_ref = report.get("executionRef")
         self._emit(StageEvent(stage="export", unit="files", detail="reading the export's listing"))
@@ -373,6 +399,11 @@ class Pipeline:
         listing = client.latest_export(spec.friendly_id)
         state.export_execution_ref = listing.execution_ref
         files = client.download_all(listing, self.folder.export, cancel=self.cancel, progress=self.progress)
+        if spec.definition_type == "DELTA":
+            # A delta holds what changed since the previous run: verifying it needs the previous audience.
+            download_previous_runs(
+                client, spec.friendly_id, listing.execution_ref, self.folder.export / "previous", self.cancel
+            )
         state.waiting_until = None
         (self.folder.export / "listing.json").write_bytes(
             orjson.dumps(listing.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
@@ -448,7 +479,10 @@ class Pipeline:
             orders = [
                 (o["data"], o["extension"], [(i["data"], i["extension"]) for i in o["items"]]) for o in line["orders"]
             ]
-            return returned_from_rest(self.schema, guest["data"], guest["extensions"], orders)
+            return returned_from_rest(
+                self.schema, guest["data"], guest["extensions"], orders,
+                duplicates=line.get("duplicates", ()), moved_orders=line.get("moved_orders"),
+            )  # fmt: skip
 
         with ReturnedIndex(self.folder.path / ".readback-index.sqlite", build) as index:
             for line in read_lines(self.folder.readback):
@@ -458,22 +492,21 @@ class Pipeline:
 
     def _compare_export(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:
         spec = self.scenario.export
-        fmt = (
-            ExportFormat.csv(delimiter=spec.csv.separator, header=spec.csv.header, quoting=spec.csv.quote)
-            if spec.format == "csv"
-            else ExportFormat()
-        )
+        fmt = export_format(spec, self.schema)
         carries = (*spec.attributes, *self.schema.guest, *(f"orders.*.{k}" for k in EXPORT_ORDER_FIELDS))
         if not spec.include_extensions:
             carries = tuple(c for c in carries if c not in self.schema.guest)
         if not spec.include_orders:
             carries = tuple(c for c in carries if not c.startswith("orders."))
+        previous = (
+            read_previous_audience(self.folder.export / "previous", fmt) if spec.definition_type == "DELTA" else None
+        )
         rules = self._rules(
             "export",
             from_text=spec.format == "csv",
             carries=carries,
-            as_of=self.target.now(),
-            order_retention_days=spec.order_retention_days,
+            order_limit=EXPORT_ORDER_LIMIT,
+            previous_audience=previous,
             snapshot_cutoff=_next_midnight(state.sent_at) if self.target.nightly_snapshot and state.sent_at else None,
         )
         with ReturnedIndex(self.folder.path / ".export-index.sqlite", self._from_export) as index:
@@ -481,10 +514,7 @@ class Pipeline:
                 if "-remove-" in path.name:
                     continue  # a delta's removed guests left the audience: nothing to compare
                 for row in iter_export_file(path, fmt):
-                    keys = [*identifier_keys(row.get("identifiers"))]
-                    if row.get("email"):
-                        keys.append(f"email:{row['email']}")
-                    index.add(row, keys)
+                    index.add(row, row_keys(row))
             run_prefix = f"{self.scenario.generator.identifier_provider}:{self.scenario.generator.effective_run_tag}-"
             extra = index.keys_starting_with(run_prefix)
             return compare(self._expected(rejected, state), index, rules, extra_keys=extra)
@@ -587,9 +617,14 @@ def _next_midnight(moment: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _sandbox_definition(scenario: Scenario) -> dict[str, Any]:
+def _sandbox_definition(scenario: Scenario, schema: ExtensionSchema) -> dict[str, Any]:
     spec = scenario.export
+    extra: dict[str, Any] = {}
+    if spec.format == "csv" and not spec.csv.header and spec.include_extensions:
+        # Without a header row the columns are the definition's: name every extension column.
+        extra["extensionAttributes"] = extension_columns(spec, schema)
     return {
+        **extra,
         "friendlyId": spec.friendly_id,
         "name": spec.name,
         "segment": spec.segment or {},

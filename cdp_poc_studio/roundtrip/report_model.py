@@ -12,9 +12,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_poc_studio.roundtrip.normalise import Outcome
+from cdp_poc_studio.roundtrip.rules import RULES
 from cdp_poc_studio.roundtrip.verify import Comparison, Difference
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 DIFFERENCE_CAP = 10_000
 
 StageStatus = Literal["done", "skipped", "waiting", "failed", "cancelled"]
@@ -60,6 +61,10 @@ class DifferenceRow(_Model):
     explanation: str = ""
     # A [source] sample's row and column the difference comes from ("row 12, column 'Date of birth'").
     origin: str = ""
+    # The rule(s) of docs/verification.md behind the outcome, comma-separated ids (rules.RULES), and where
+    # each is written down, so that every explained or normalised outcome names its rule and its source.
+    rule: str = ""
+    rule_source: str = ""
 
 
 class RowsSummary(_Model):
@@ -84,6 +89,7 @@ class SourceSummary(_Model):
     records_rejected: int
     records_waiting: int
     records_extra: int
+    records_unchanged: int = 0
     field_pass_rate: float
     outcome_totals: dict[Outcome, int]
     fields: list[FieldSummary]
@@ -141,6 +147,7 @@ def summarise(comparison: Comparison) -> SourceSummary:
         records_rejected=comparison.records_rejected,
         records_waiting=comparison.records_waiting,
         records_extra=comparison.records_extra,
+        records_unchanged=comparison.records_unchanged,
         field_pass_rate=comparison.field_pass_rate,
         outcome_totals=dict(comparison.outcome_totals),
         fields=[FieldSummary(path=p, counts=dict(c)) for p, c in sorted(comparison.field_counts.items())],
@@ -168,4 +175,8 @@ def _row(difference: Difference) -> DifferenceRow:
         expected=difference.expected,
         actual=difference.actual,
         explanation=difference.explanation,
+        rule=difference.rule,
+        rule_source="; ".join(
+            f"{RULES[r].link} ({RULES[r].source})" for r in difference.rule.split(", ") if r in RULES
+        ),
     )

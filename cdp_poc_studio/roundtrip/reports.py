@@ -14,6 +14,8 @@ from cdp_poc_studio.resources import TEMPLATES
 from cdp_poc_studio.roundtrip.charts import bars, stacked_bars
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.report_model import RunReport
+from cdp_poc_studio.roundtrip.rules import RULES, Rule
+from cdp_poc_studio.roundtrip.verify import field_pattern
 
 OUTCOME_LABELS = {
     Outcome.EQUAL: "equal",
@@ -23,9 +25,16 @@ OUTCOME_LABELS = {
     Outcome.FIELD_MISSING: "field missing",
     Outcome.VALUE_CHANGED: "value changed",
     Outcome.TYPE_CHANGED: "type changed",
+    Outcome.EXTRA_FIELD: "extra field",
+    Outcome.EXTRA_ORDER: "extra order",
+    Outcome.EXTRA_ITEM: "extra order item",
+    Outcome.DUPLICATE: "duplicate guest",
+    Outcome.RELINKED: "linked to another guest",
+    Outcome.MAPPING_ERROR: "mapping error",
     Outcome.REJECTED: "rejected at upload",
     Outcome.BEYOND_RETENTION: "beyond export retention",
     Outcome.NOT_IN_SNAPSHOT: "not yet in the segment snapshot",
+    Outcome.UNCHANGED_IN_DELTA: "unchanged since the previous delta",
 }
 
 
@@ -68,7 +77,14 @@ def render_html(report: RunReport) -> str:
         cause_chart=bars([(cause, float(n)) for cause, n in causes.most_common()]),
         stage_chart=bars([(s.name, s.seconds) for s in report.stages if s.seconds], unit=" s"),
         traces={trace.record: trace.stages for trace in report.traces},
+        rules=_rules_used(report),
     )
+
+
+def _rules_used(report: RunReport) -> list[Rule]:
+    """The rules named by the report's outcomes, in the order of docs/verification.md."""
+    named = {r for row in (*report.differences, *report.normalised_examples) for r in row.rule.split(", ") if r}
+    return [rule for rule in RULES.values() if rule.id in named]
 
 
 def render_junit(report: RunReport) -> bytes:
@@ -77,7 +93,16 @@ def render_junit(report: RunReport) -> bytes:
     total_tests = total_failures = 0
     by_field: dict[tuple[str, str], list[str]] = {}
     for d in report.differences:
-        by_field.setdefault((d.source, d.path), []).append(f"{d.record}: {OUTCOME_LABELS[d.outcome]}: {d.explanation}")
+        line = f"{d.record}: {OUTCOME_LABELS[d.outcome]} [{d.rule}]: {d.explanation}"
+        by_field.setdefault((d.source, field_pattern(d.path)), []).append(line)
+    # Explained and normalised outcomes are not failures, but CI users see them: per test case in system-out,
+    # their counts and examples naming each rule and where it is written down.
+    notes: dict[tuple[str, str], list[str]] = {}
+    for d in (*report.differences, *report.normalised_examples):
+        if d.outcome.explained or d.outcome.passes:
+            notes.setdefault((d.source, field_pattern(d.path)), []).append(
+                f"{d.record}: {OUTCOME_LABELS[d.outcome]} [{d.rule}: {d.rule_source}]: {d.explanation}"
+            )
     for source in report.sources:
         suite = ElementTree.SubElement(suites, "testsuite", name=f"{report.scenario_name} / {source.source}")
         tests = failures = skipped = 0
@@ -96,6 +121,11 @@ def render_junit(report: RunReport) -> bytes:
                 skipped += 1
                 reasons = ", ".join(f"{OUTCOME_LABELS[o]}: {n}" for o, n in summary.counts.items() if o.explained)
                 ElementTree.SubElement(case, "skipped", message=reasons)
+            explained = {o: n for o, n in summary.counts.items() if (o.explained or o is Outcome.NORMALISED) and n}
+            if explained:
+                counts = ", ".join(f"{OUTCOME_LABELS[o]}: {n}" for o, n in explained.items())
+                lines = notes.get((source.source, summary.path), [])[:50]
+                ElementTree.SubElement(case, "system-out").text = "\n".join([counts, *lines])
         suite.set("tests", str(tests))
         suite.set("failures", str(failures))
         suite.set("skipped", str(skipped))

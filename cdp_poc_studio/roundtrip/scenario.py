@@ -143,8 +143,6 @@ class ExportSpec(_Section):
     ]
     include_extensions: bool = True
     include_orders: bool = False
-    # CDP's retention caps on exported orders are not published; these are the sandbox's (its README).
-    order_retention_days: int = Field(default=365, ge=1)
     # The segment, in the sandbox's rule form; None means: the guests this run created (by run tag).
     segment: dict[str, Any] | None = None
 

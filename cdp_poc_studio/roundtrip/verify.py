@@ -11,21 +11,26 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, Literal
 
+import orjson
+
 from cdp_poc_studio.domain.flatten import possible_keys, unflatten_group
 from cdp_poc_studio.domain.lint import parse_timestamp
 from cdp_poc_studio.domain.schema import ExtensionSchema
-from cdp_poc_studio.roundtrip.normalise import UNORDERED_FIELDS, Outcome, compare_values
+from cdp_poc_studio.roundtrip.normalise import OUTCOME_RULES, Outcome, compare_values, field_rules
 
 Source = Literal["rest", "export", "decisions"]
 FieldMap = dict[str, Any]
+# Extension resource envelope (facts §4.1, §5.7): not data. Schema fields may not use these names (schema_check).
 _ENVELOPE = frozenset({"name", "key", "ref", "href", "createdAt", "modifiedAt", "guest", "order", "orderItem"})
+# Order and item attributes CDP assigns or links by itself (facts §2.1, §5.3): not compared unless sent.
+_ORDER_METADATA = frozenset({"orderRef", "contacts", "consumers", "guest", "order", "orderItems", "orderItem"})
 _READ_ONLY = frozenset(
     {
         "ref",
@@ -91,6 +96,12 @@ class Difference:
     expected: Any = None
     actual: Any = None
     explanation: str = ""
+    # The rule of docs/verification.md behind the outcome (rules.RULES); by default the outcome's own.
+    rule: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.rule:
+            self.rule = OUTCOME_RULES.get(self.outcome, "")
 
 
 @dataclass(slots=True)
@@ -104,9 +115,22 @@ class Comparison:
     records_rejected: int = 0
     records_waiting: int = 0
     records_extra: int = 0
+    records_unchanged: int = 0
     field_counts: dict[str, Counter[Outcome]] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     normalised_examples: list[Difference] = field(default_factory=list)
+
+    def add(self, difference: Difference) -> None:
+        self.differences.append(difference)
+
+    def recount(self, path: str, before: Outcome, after: Outcome) -> None:
+        """Move one counted outcome of a field to another (a missing order found re-linked, say)."""
+        counts = self.field_counts.get(field_pattern(path))
+        if counts is not None and counts[before] > 0:
+            counts[before] -= 1
+            if not counts[before]:
+                del counts[before]
+        self.count(path, after)
 
     def count(self, path: str, outcome: Outcome, n: int = 1) -> None:
         """Count one outcome for a field; order fields are counted by pattern (`orders.*.price`)."""
@@ -200,14 +224,14 @@ def order_fields(
     reference = order["referenceId"]
     base = f"orders.{reference}"
     for key, value in order.items():
-        if key not in ("contact", "orderItems", "extensions", "consumers") and key not in _READ_ONLY:
+        if key not in ("contact", "extensions") and key not in _READ_ONLY and key not in _ORDER_METADATA:
             out[f"{base}.{key}"] = value
     if nested_extension:
         leaves(f"{base}.ext", dict(nested_extension), out)
     for index, (item, nested) in enumerate(zip(order.get("orderItems", []), nested_item_extensions, strict=False)):
         item_base = f"{base}.items.{item.get('referenceId') or index}"
         for key, value in item.items():
-            if key not in ("extensions",) and key not in _READ_ONLY:
+            if key != "extensions" and key not in _READ_ONLY and key not in _ORDER_METADATA:
                 out[f"{item_base}.{key}"] = value
         if nested:
             leaves(f"{item_base}.ext", dict(nested), out)
@@ -259,10 +283,17 @@ def rebuild_extensions(
 
 @dataclass(slots=True)
 class Returned:
-    """One record as it came back: its fields, keys it may be joined by, and keys no design produces."""
+    """One record as it came back: its fields, the keys no design produces, other CDP guests holding the same
+    identity (duplicates), and sent orders found linked to another guest (reference -> that guest)."""
 
     fields: FieldMap
     unexpected: dict[str, Any] = field(default_factory=dict)
+    duplicates: tuple[str, ...] = ()
+    moved_orders: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.unexpected or self.duplicates or self.moved_orders)
 
 
 @dataclass(slots=True)
@@ -274,12 +305,31 @@ class SourceRules:
     # Field paths this source can carry (prefixes); None means everything.
     carries: tuple[str, ...] | None = None
     snapshot_cutoff: datetime | None = None
-    as_of: datetime | None = None
-    order_retention_days: int | None = None
+    # Audience exports carry a guest's last 20 orders by orderedAt (X-ORDERS-20); None: every order.
+    order_limit: int | None = None
+    # Delta exports: the join keys of the guests in the audience of the previous run (X-DELTA).
+    previous_audience: Container[str] | None = None
     include: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
 
     _decisions: dict[str, bool] = field(default_factory=dict)
+    _keeps: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def text_rules(self) -> frozenset[str]:
+        return _CSV_RULES if self.from_text else _NO_RULES
+
+    def keeps(self, path: str) -> bool:
+        """Whether something that came back at `path`, sent or not, is judged: the user's include and ignore
+        lists decide; what a source carries does not (if it came back, the source carries it)."""
+        pattern = field_pattern(path)
+        decision = self._keeps.get(pattern)
+        if decision is None:
+            decision = self._keeps[pattern] = not (
+                (self.include and not any(_under(pattern, p) for p in self.include))
+                or any(_under(pattern, p) for p in self.ignore)
+            )
+        return decision
 
     def wants(self, path: str) -> bool:
         # Guest paths repeat from record to record and are cached as they are; order paths by their pattern.
@@ -309,6 +359,10 @@ class SourceRules:
         return {path: value for path, value in fields.items() if self.wants(path)}
 
 
+_CSV_RULES = frozenset({"N-CSV-TEXT"})
+_NO_RULES: frozenset[str] = frozenset()
+
+
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or (path.startswith(prefix) and path[len(prefix)] in ".[")
 
@@ -320,10 +374,14 @@ def compare(
     *,
     extra_keys: Iterable[str] = (),
 ) -> Comparison:
-    """Compare every expected record with the returned record of the same key (identifier, email or ref)."""
+    """Compare every expected record with the returned record of the same key (identifier, email or ref).
+
+    Both ways: what was sent and did not come back, and what came back that was not sent (fields, extension
+    keys, values inside JSON fields, orders, items, duplicate guests, records of this run nobody sent).
+    """
     result = Comparison(rules.source)
     extra_keys = list(extra_keys)
-    # Which records were found matters only to tell extra records apart.
+    # Which records were found (or rejected) matters only to tell extra records apart.
     seen: set[str] = set()
     note_seen = seen.add if extra_keys else _ignore
     # Records that pass whole are counted by their set of fields, and folded into field_counts at the end:
@@ -332,12 +390,14 @@ def compare(
     shape_of: dict[int, tuple[str, ...]] = {}
     lookup = returned.get
     select = rules.select if rules.filters else None
+    moves = _Moves()
     expected_count = found = 0
     for record in expected:
         expected_count += 1
         back = lookup(record.key) or (lookup(f"email:{record.email}") if record.email else None)
         wanted = select(record.fields) if select else record.fields
         if back is None or record.rejected is not None:
+            note_seen(record.key)
             _record_level_outcome(result, record, wanted, back, rules)
             continue
         note_seen(record.key)
@@ -345,8 +405,13 @@ def compare(
         if record.rejected_orders:
             wanted = _drop_rejected_orders(result, record, dict(wanted))
         actual = back.fields
-        # The common case: the same fields came back with the same values (compared in C) and types.
-        if (wanted == actual or _all_present_and_equal(wanted, actual)) and _same_numeric_types(record, actual):
+        # The common case: the same fields came back with the same values (compared in C) and types, and
+        # nothing else came back (same number of fields, no unknown keys, no duplicate).
+        if (
+            (wanted == actual or (len(wanted) == len(actual) and _all_present_and_equal(wanted, actual)))
+            and back.clean
+            and _same_numeric_types(record, actual)
+        ):
             if wanted is record.fields:
                 shape, shared = record.shape, record.shape_shared
             else:
@@ -363,16 +428,18 @@ def compare(
             else:
                 shapes[shape_id], shape_of[shape_id] = 1, shape
             continue
-        _compare_fields(result, record, wanted, back, rules)
+        _compare_fields(result, record, wanted, back, rules, moves)
     result.records_expected, result.records_found = expected_count, found
     for shape_id, n in shapes.items():
         for pattern in shape_of[shape_id]:
             result.count(pattern, Outcome.EQUAL, n)
+    moves.resolve(result)
     for extra in extra_keys:
         if extra not in seen:
             result.records_extra += 1
+            result.count("*", Outcome.EXTRA_RECORD)
             why = "came back but was not sent by this run"
-            result.differences.append(Difference(rules.source, extra, "*", Outcome.EXTRA_RECORD, explanation=why))
+            result.add(Difference(rules.source, extra, "*", Outcome.EXTRA_RECORD, explanation=why))
     return result
 
 
@@ -380,11 +447,32 @@ def _ignore(_key: str) -> None:
     pass
 
 
+class _Moves:
+    """Orders missing from one guest and extra on another of this run: re-linked, reported as such on both."""
+
+    def __init__(self) -> None:
+        self.missing: dict[str, Difference] = {}
+        self.extra: dict[str, Difference] = {}
+
+    def resolve(self, result: Comparison) -> None:
+        for reference, gone in self.missing.items():
+            arrived = self.extra.get(reference)
+            if arrived is None or arrived.record == gone.record:
+                continue
+            gone.outcome = arrived.outcome = Outcome.RELINKED
+            gone.rule = arrived.rule = "D-RELINKED"
+            gone.explanation = f"the order came back linked to guest {arrived.record}"
+            arrived.explanation = f"sent for guest {gone.record}, came back linked to this guest"
+            result.recount(gone.path, Outcome.FIELD_MISSING, Outcome.RELINKED)
+            result.recount(arrived.path, Outcome.EXTRA_ORDER, Outcome.RELINKED)
+
+
 def _record_level_outcome(
     result: Comparison, record: Expected, wanted: FieldMap, back: Returned | None, rules: SourceRules
 ) -> None:
-    """A record rejected at upload, not yet in the snapshot, or missing: one outcome for all its fields."""
+    """A record rejected at upload, not yet in the snapshot, unchanged in a delta, or missing: one outcome."""
     if record.rejected is not None:
+        # Whatever came back for it (a guest created by its orders' contacts, say) stays rejected (X-REJECTED).
         result.records_rejected += 1
         code, message = record.rejected
         _record_level(result, record, wanted, Outcome.REJECTED, f"rejected at upload: {code} {message}")
@@ -397,6 +485,10 @@ def _record_level_outcome(
             f"{cutoff:%Y-%m-%d %H:%M} UTC: it appears in the next day's export"
         )
         _record_level(result, record, wanted, Outcome.NOT_IN_SNAPSHOT, why)
+    elif rules.previous_audience is not None and record.key in rules.previous_audience:
+        result.records_unchanged += 1
+        why = "already in the audience of the previous delta run: a delta holds only guests added or removed since"
+        _record_level(result, record, wanted, Outcome.UNCHANGED_IN_DELTA, why)
     else:
         result.records_missing += 1
         _record_level(result, record, wanted, Outcome.RECORD_MISSING, "no record came back for this guest")
@@ -432,53 +524,129 @@ def _drop_rejected_orders(result: Comparison, record: Expected, wanted: FieldMap
             result.count(path, Outcome.REJECTED)
             del wanted[path]
         why = f"order rejected at upload: {code} {message}"
-        result.differences.append(
-            Difference(result.source, record.key, f"orders.{reference}", Outcome.REJECTED, explanation=why)
-        )
+        result.add(Difference(result.source, record.key, f"orders.{reference}", Outcome.REJECTED, explanation=why))
     return wanted
 
 
 def _record_level(result: Comparison, record: Expected, wanted: FieldMap, outcome: Outcome, why: str) -> None:
     for path in wanted:
         result.count(path, outcome)
-    result.differences.append(Difference(result.source, record.key, "*", outcome, explanation=why))
+    result.add(Difference(result.source, record.key, "*", outcome, explanation=why))
 
 
-def _compare_fields(result: Comparison, record: Expected, wanted: FieldMap, back: Returned, rules: SourceRules) -> None:
+def _compare_fields(
+    result: Comparison, record: Expected, wanted: FieldMap, back: Returned, rules: SourceRules, moves: _Moves
+) -> None:
     actual = back.fields
-    # An order that did not come back at all is one difference, not one per field.
+    source = rules.source
+    add = result.add
+    unexpected = dict(back.unexpected)
+    if back.duplicates:
+        result.count("*", Outcome.DUPLICATE)
+        why = f"{len(back.duplicates) + 1} CDP guests hold this identity; the others: {', '.join(back.duplicates)}"
+        add(Difference(source, record.key, "*", Outcome.DUPLICATE, None, list(back.duplicates), why))
+    # What came back under an order or item that was not sent at all is one difference per order or item.
+    sent_orders = {_order_prefix(p) for p in wanted if p.startswith("orders.")}
+    sent_items = {_item_prefix(p) for p in wanted if ".items." in p}
+    extras = [p for p in actual if p not in wanted and rules.keeps(p)]
+    retained = _retained_orders(record, rules) if rules.order_limit is not None else None
+    mapped = _mapping_errors(wanted, actual, unexpected, extras)
     absent_orders: dict[str, bool] = {}
     for path, sent in wanted.items():
         if path not in actual:
-            outcome, why = _explain_missing(path, sent, record, back, rules)
+            outcome, rule, why = _explain_missing(path, record, mapped, retained, rules)
             result.count(path, outcome)
             order = _order_prefix(path)
             if order is None:
-                result.differences.append(Difference(rules.source, record.key, path, outcome, sent, None, why))
+                add(Difference(source, record.key, path, outcome, sent, None, why, rule))
             elif order not in absent_orders:
-                absent_orders[order] = not any(p.startswith(order + ".") for p in actual)
-                whole = absent_orders[order]
+                whole = absent_orders[order] = not any(p.startswith(order + ".") for p in actual)
                 where = order if whole else path
-                why = f"the whole order is missing: {why}" if whole and outcome is Outcome.FIELD_MISSING else why
-                result.differences.append(
-                    Difference(rules.source, record.key, where, outcome, None if whole else sent, None, why)
-                )
+                if whole and outcome is Outcome.FIELD_MISSING:
+                    reference = order.split(".", 1)[1]
+                    moved = back.moved_orders.get(reference)
+                    if moved:
+                        outcome, rule = Outcome.RELINKED, "D-RELINKED"
+                        why = f"the order is linked to another guest in CDP: {', '.join(moved)}"
+                        result.recount(path, Outcome.FIELD_MISSING, Outcome.RELINKED)
+                    else:
+                        why = f"the whole order is missing: {why}"
+                difference = Difference(source, record.key, where, outcome, None if whole else sent, None, why, rule)
+                add(difference)
+                if whole and outcome is Outcome.FIELD_MISSING:
+                    moves.missing[order.split(".", 1)[1]] = difference
             elif not absent_orders[order]:
-                result.differences.append(Difference(rules.source, record.key, path, outcome, sent, None, why))
+                add(Difference(source, record.key, path, outcome, sent, None, why, rule))
             continue
         got = actual[path]
-        outcome, note = compare_values(sent, got, from_text=rules.from_text, unordered=path in UNORDERED_FIELDS)
+        outcome, rule, note = compare_values(
+            sent, got, allowed=field_rules(field_pattern(path)) | rules.text_rules, from_text=rules.from_text
+        )
         result.count(path, outcome)
         if outcome is Outcome.NORMALISED:
             if result.field_counts[field_pattern(path)][outcome] <= EXAMPLES_PER_FIELD:
-                result.normalised_examples.append(Difference(rules.source, record.key, path, outcome, sent, got, note))
+                result.normalised_examples.append(Difference(source, record.key, path, outcome, sent, got, note, rule))
         elif outcome is not Outcome.EQUAL:
             why = (
                 "CDP holds another value"
                 if outcome is Outcome.VALUE_CHANGED
-                else (f"sent as {type(sent).__name__}, came back as {type(got).__name__}")
+                else f"sent as {_json_type(sent)}, came back as {_json_type(got)}"
             )
-            result.differences.append(Difference(rules.source, record.key, path, outcome, sent, got, why))
+            add(Difference(source, record.key, path, outcome, sent, got, why, rule))
+    reported: set[str] = set()
+    for path in extras:
+        order, item = _order_prefix(path), _item_prefix(path)
+        if order is not None and order not in sent_orders:
+            if order not in reported:
+                reported.add(order)
+                result.count(order, Outcome.EXTRA_ORDER)
+                difference = Difference(
+                    source, record.key, order, Outcome.EXTRA_ORDER, None, _subtree(actual, order),
+                    "this order came back on the guest but was not sent for it", "D-EXTRA-ORDER",
+                )  # fmt: skip
+                add(difference)
+                moves.extra[order.split(".", 1)[1]] = difference
+            continue
+        if item is not None and item not in sent_items:
+            if item not in reported:
+                reported.add(item)
+                result.count(item, Outcome.EXTRA_ITEM)
+                add(Difference(
+                    source, record.key, item, Outcome.EXTRA_ITEM, None, _subtree(actual, item),
+                    "this item came back on the order but was not sent for it", "D-EXTRA-ITEM",
+                ))  # fmt: skip
+            continue
+        result.count(path, Outcome.EXTRA_FIELD)
+        add(Difference(
+            source, record.key, path, Outcome.EXTRA_FIELD, None, actual[path],
+            "came back but was not sent", "D-EXTRA-FIELD",
+        ))  # fmt: skip
+    for key, value in unexpected.items():
+        if not rules.keeps(key):
+            continue
+        result.count(key, Outcome.EXTRA_FIELD)
+        add(Difference(
+            source, record.key, key, Outcome.EXTRA_FIELD, None, value,
+            "a key no field of the schema produces came back", "D-EXTRA-FIELD",
+        ))  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _subtree(fields: FieldMap, prefix: str) -> dict[str, Any]:
+    return {p[len(prefix) + 1 :]: v for p, v in fields.items() if p.startswith(prefix + ".")}
 
 
 def _order_prefix(path: str) -> str | None:
@@ -488,19 +656,75 @@ def _order_prefix(path: str) -> str | None:
     return ".".join(path.split(".", 2)[:2])
 
 
-def _explain_missing(path: str, sent: Any, record: Expected, back: Returned, rules: SourceRules) -> tuple[Outcome, str]:
-    if path.startswith("orders.") and rules.order_retention_days is not None and rules.as_of is not None:
+def _item_prefix(path: str) -> str | None:
+    """`orders.R-1.items.R-1-2` for any field of that item, else None."""
+    if not path.startswith("orders."):
+        return None
+    parts = path.split(".", 4)
+    return ".".join(parts[:4]) if len(parts) > 3 and parts[2] == "items" else None
+
+
+def _retained_orders(record: Expected, rules: SourceRules) -> set[str]:
+    """The sent orders an export must carry (X-ORDERS-20): the guest's last `order_limit` by orderedAt.
+
+    Orders rejected at upload are not in CDP and take no place. Ties in orderedAt are undecided by the
+    reference; they are kept together (an order tied with the last retained one is not expected either way).
+    """
+    dates = [(when, ref) for ref, when in record.order_dates.items() if ref not in record.rejected_orders]
+    limit = rules.order_limit or 0
+    if len(dates) <= limit:
+        return {ref for _, ref in dates}
+    dates.sort(reverse=True)
+    return {ref for _, ref in dates[:limit]}
+
+
+def _mapping_errors(
+    wanted: FieldMap, actual: FieldMap, unexpected: dict[str, Any], extras: list[str]
+) -> dict[str, str]:
+    """Missing fields whose value arrived at another key: only where type and value match and the match is
+    unique both ways (one missing field, one unexpected key). The keys so explained are no longer extras."""
+    missing = [p for p in wanted if p not in actual and not p.startswith("orders.")]
+    if not missing or not (unexpected or extras):
+        return {}
+    candidates = {**{p: actual[p] for p in extras if not p.startswith("orders.")}, **unexpected}
+
+    def same(a: Any, b: Any) -> bool:
+        return type(a) is type(b) and a == b
+
+    mapped: dict[str, str] = {}
+    for path in missing:
+        sent = wanted[path]
+        keys = [k for k, v in candidates.items() if same(v, sent)]
+        if len(keys) != 1:
+            continue
+        rivals = [p for p in missing if same(wanted[p], candidates[keys[0]])]
+        if len(rivals) == 1:
+            mapped[path] = keys[0]
+    for key in mapped.values():
+        unexpected.pop(key, None)
+        if key in extras:
+            extras.remove(key)
+    return mapped
+
+
+def _explain_missing(
+    path: str, record: Expected, mapped: dict[str, str], retained: set[str] | None, rules: SourceRules
+) -> tuple[Outcome, str, str]:
+    if retained is not None and path.startswith("orders."):
         reference = path.split(".")[1]
         ordered = record.order_dates.get(reference)
-        if ordered is not None and rules.as_of - ordered > timedelta(days=rules.order_retention_days):
-            return Outcome.BEYOND_RETENTION, (
-                f"ordered {ordered:%Y-%m-%d}, more than {rules.order_retention_days} days before the export: "
-                "beyond CDP's export retention"
+        if ordered is not None and reference not in retained:
+            return (
+                Outcome.BEYOND_RETENTION,
+                "X-ORDERS-20",
+                (
+                    f"ordered {ordered:%Y-%m-%d}: not among the guest's last {rules.order_limit} orders by orderedAt, "
+                    "which is all an audience export carries"
+                ),
             )
-    for key, value in back.unexpected.items():
-        if value == sent:
-            return Outcome.FIELD_MISSING, f"mapping error: the value arrived at {key} instead"
-    return Outcome.FIELD_MISSING, "not in what came back"
+    if path in mapped:
+        return Outcome.MAPPING_ERROR, "D-MAPPING-ERROR", f"mapping error: the value arrived at {mapped[path]} instead"
+    return Outcome.FIELD_MISSING, "D-FIELD-MISSING", "not in what came back"
 
 
 # ---------------------------------------------------------------- preparing returned records
@@ -517,39 +741,59 @@ def returned_from_rest(
             list[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
         ]
     ],
+    *,
+    duplicates: Iterable[str] = (),
+    moved_orders: Mapping[str, list[str]] | None = None,
 ) -> Returned:
     """A guest read back through REST: attributes, its extension groups, and orders with items and extensions."""
     nested, unexpected = rebuild_extensions(schema, "guest", extensions)
     fields = guest_fields(guest, nested)
     for order, order_ext, items in orders:
-        order_nested = rebuild_extensions(schema, "order", {"ext": order_ext})[0].get("ext") if order_ext else None
+        base = f"orders.{order.get('referenceId')}"
+        order_nested = None
+        if order_ext:
+            rebuilt, odd = rebuild_extensions(schema, "order", {"ext": order_ext})
+            order_nested = rebuilt.get("ext")
+            unexpected.update({f"{base}.{key}": value for key, value in odd.items()})
         item_values = [dict(item) for item, _ in items]
-        item_nested = [
-            rebuild_extensions(schema, "order_item", {"ext": ext})[0].get("ext") if ext else None for _, ext in items
-        ]
+        item_nested: list[dict[str, Any] | None] = []
+        for index, (item, ext) in enumerate(items):
+            if not ext:
+                item_nested.append(None)
+                continue
+            rebuilt, odd = rebuild_extensions(schema, "order_item", {"ext": ext})
+            item_nested.append(rebuilt.get("ext"))
+            item_base = f"{base}.items.{item.get('referenceId') or index}"
+            unexpected.update({f"{item_base}.{key}": value for key, value in odd.items()})
         order_fields({**order, "orderItems": item_values}, order_nested, item_nested, fields)
-    return Returned(fields, unexpected)
+    return Returned(fields, unexpected, tuple(duplicates), dict(moved_orders or {}))
 
 
 def returned_from_export(schema: ExtensionSchema, row: Mapping[str, Any]) -> Returned:
-    """An audience export row: attributes, `group.key` extension columns, and `orders` (JSON or CSV)."""
+    """An audience export row: attributes, `group.key` extension columns, and `orders` (JSON or CSV).
+
+    An empty CSV cell is an absent value (CSV cannot tell the two apart), so an optional field that was not
+    sent reads as absent, not as an empty string that fails to parse.
+    """
     groups: dict[str, dict[str, Any]] = {}
     guest: dict[str, Any] = {}
     orders: Any = row.get("orders")
     for column, value in row.items():
-        if column in ("guestRef", "orders"):
+        if column in ("guestRef", "orders") or value == "" or value is None:
             continue
         group, dot, key = column.partition(".")
         if dot:
             groups.setdefault(group, {})[key] = value
-        elif value not in ("", None):
+        else:
             guest[column] = value
     nested, unexpected = rebuild_extensions(schema, "guest", groups)
     fields = guest_fields(guest, nested)
-    if isinstance(orders, str) and orders:
-        import json
-
-        orders = json.loads(orders)
+    if isinstance(orders, str):
+        try:
+            orders = orjson.loads(orders) if orders else []
+        except orjson.JSONDecodeError:
+            unexpected["orders"] = orders
+            orders = []
     for order in orders or []:
         if isinstance(order, dict) and "referenceId" in order:
             order_fields(order, None, [], fields)
@@ -567,11 +811,9 @@ def index_returned(records: Iterable[tuple[Returned, Iterable[str]]]) -> dict[st
 
 def identifier_keys(identifiers: Any) -> Iterator[str]:
     if isinstance(identifiers, str):
-        import json
-
         try:
-            identifiers = json.loads(identifiers)
-        except ValueError:
+            identifiers = orjson.loads(identifiers)
+        except orjson.JSONDecodeError:
             return
     for identifier in identifiers or []:
         if isinstance(identifier, dict) and "provider" in identifier and "id" in identifier:

@@ -52,9 +52,9 @@ class SandboxConfig:
     # Parse and validate guest records of the next chunk in a helper process (spawned when the worker starts)
     # while the worker thread writes the current chunk; False keeps all the work in the worker thread.
     batch_prepare_process: bool = True
-    # Retention caps for orders included in an audience export (gap: CDP does not publish them).
-    export_max_orders: int = 50
-    export_order_days: int = 365
+    # Facts §7.4 (data availability): an audience export carries a guest's last 20 orders by orderedAt, whatever
+    # their age (up to 100 items per order, the last 600 guest data extensions).
+    export_max_orders: int = 20
     files_dir: Path | None = None  # default: next to the database, or a temporary folder
     # Required by the admin API (/_sandbox/..., header X-Sandbox-Admin-Token) when set; `serve` sets one whenever
     # the sandbox listens beyond loopback.

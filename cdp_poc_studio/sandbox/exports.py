@@ -409,7 +409,6 @@ class ExportService:
         split, level = cfg.export_split_size, cfg.export_gzip_level
         main = SplitWriter(folder, "add" if delta else "part", suffix, split, level, "add" if delta else None,
                            header=encoder.header)  # fmt: skip
-        order_cutoff = iso(as_of - timedelta(days=cfg.export_order_days))
         everyone = not definition.get("segment") or not definition["segment"].get("rules")
         # Without rules the dates are not needed (NULL placeholders keep the row layout).
         columns = (
@@ -459,7 +458,7 @@ class ExportService:
                     members.add(ref)
                     if row[was_member]:
                         continue
-                orders = self._orders(order_conn, orders_table, ref, order_cutoff) if encoder.include_orders else None
+                orders = self._orders(order_conn, orders_table, ref) if encoder.include_orders else None
                 lines.append(encode(ref, data, exts, orders))
                 if len(lines) >= BLOCK_LINES:
                     main.write_many(lines)
@@ -551,10 +550,14 @@ class ExportService:
                 seen.setdefault(column, None)
         return sorted(seen)
 
-    def _orders(self, conn: Any, table: str, guest_ref: str, cutoff: str) -> list[dict[str, Any]]:
+    def _orders(self, conn: Any, table: str, guest_ref: str) -> list[dict[str, Any]]:
+        """The guest's last `export_max_orders` (20) orders by orderedAt, whatever their age (facts §7.4).
+
+        The export's order objects carry no items, so the 100-items cap has nothing to cut; a guest holds at
+        most six extension groups (facts §4.1), so the 600-extensions cap never cuts one either."""
         rows = conn.execute(
-            f"SELECT ref, data FROM {table} WHERE guest_ref = ? AND ordered_at >= ? ORDER BY ordered_at DESC LIMIT ?",
-            (guest_ref, cutoff, self.sandbox.config.export_max_orders),
+            f"SELECT ref, data FROM {table} WHERE guest_ref = ? ORDER BY ordered_at DESC, ref LIMIT ?",
+            (guest_ref, self.sandbox.config.export_max_orders),
         )
         out = []
         for ref, data_json in rows:

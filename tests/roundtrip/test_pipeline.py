@@ -64,3 +64,20 @@ def test_a_rerun_into_the_same_target_creates_no_duplicates(target: Target, tmp_
     with gzip.open(readback) as lines:
         matches = [orjson.loads(line)["matches"] for line in lines]
     assert matches == [1] * 10
+
+
+def test_frequent_buyers_show_the_export_order_cap_and_nothing_else(target: Target, tmp_path: Path) -> None:
+    scenario, schema = bundled("frequent_buyers", guests=8)
+    _, report = run(scenario, schema, target, tmp_path)
+    assert report.verdict == "passed", [d for d in report.differences if d.outcome.fails][:5]
+    rest, export = (next(s for s in report.sources if s.source == name) for name in ("rest", "export"))
+    assert rest.outcome_totals.get("beyond_retention", 0) == 0  # REST reads every order
+    capped = [d for d in report.differences if d.outcome == "beyond_retention"]
+    assert capped
+    assert {(d.source, d.rule) for d in capped} == {("export", "X-ORDERS-20")}
+    # Exactly the orders past each guest's 20th by orderedAt: about (15..30 - 20) per guest.
+    by_guest: dict[str, int] = {}
+    for d in capped:
+        by_guest[d.record] = by_guest.get(d.record, 0) + 1
+    assert all(0 < n <= 10 for n in by_guest.values())
+    assert export.field_pass_rate == 1.0

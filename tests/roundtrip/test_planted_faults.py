@@ -19,7 +19,8 @@ def test_a_mapping_to_the_wrong_key_is_found_as_a_mapping_error(target: Target, 
     assert report.verdict == "failed"
     wrong = [d for d in report.differences if d.path == "ext.loyaltyTier"]
     assert len(wrong) == 2 * 20  # every guest, in REST and in the export
-    assert {d.outcome for d in wrong} == {Outcome.FIELD_MISSING}
+    assert {d.outcome for d in wrong} == {Outcome.MAPPING_ERROR}
+    assert {d.rule for d in wrong} == {"D-MAPPING-ERROR"}
     assert all("mapping error: the value arrived at ext.loyaltyTeir" in d.explanation for d in wrong)
     # Everything else still passes.
     assert {d.path for d in report.differences if d.outcome.fails} == {"ext.loyaltyTier"}

@@ -137,9 +137,34 @@ def test_full_export_json_with_segment_extensions_and_orders(api: SandboxApi) ->
     assert set(by_email) == {"g1@example.com", "g3@example.com"}
     assert by_email["g1@example.com"]["ext.tier"] == "gold"
     assert by_email["g3@example.com"]["ext1.tier"] == "gold"
-    # Only orders inside the retention window (365 days by default) are included.
-    assert [o["referenceId"] for o in by_email["g1@example.com"]["orders"]] == ["R-1"]
+    # Facts §7.4: the last 20 orders by orderedAt, whatever their age, newest first.
+    assert [o["referenceId"] for o in by_email["g1@example.com"]["orders"]] == ["R-1", "OLD-1"]
     assert set(by_email["g1@example.com"]) == {"guestRef", "email", "firstName", "ext.tier", "orders"}
+
+
+def test_export_carries_the_last_20_orders_by_ordered_at_whatever_their_age(api: SandboxApi) -> None:
+    def order(n: int, year: int) -> dict[str, Any]:
+        return {"ref": str(uuid.uuid4()), "schema": "order", "mode": "insert", "value": {
+            "referenceId": f"R-{n:02d}", "orderedAt": f"{year}-03-{n + 1:02d}T10:00:00.000Z", "channel": "WEB",
+            "pointOfSale": "x", "currencyCode": "EUR", "price": 1, "status": "PURCHASED", "paymentType": "Cash",
+            "contact": {"identifiers": [{"provider": "CRM", "id": "many"}]}, "orderItems": []}}  # fmt: skip
+
+    # 25 orders from 2009 and 2010, sent in no particular order.
+    orders = [order(n, 2009 + n % 2) for n in (3, 17, 0, 24, 8, 11, 1, 20, 5, 14, 22, 2, 9, 18, 6, 23, 12, 4, 15,
+                                                  21, 7, 10, 19, 13, 16)]  # fmt: skip
+    assert api.run_batch([upsert("many", email="many@example.com"), *orders])["status"]["code"] == "success"
+    define(api, attributes=["email"], includeOrders=True, includeExtensions=False)
+    listing = run_and_list(api)
+    (line,) = [orjson.loads(x) for x in download(listing["exports"][0]["url"]).splitlines()]
+    by_date = sorted((o["value"]["orderedAt"], o["value"]["referenceId"]) for o in orders)
+    assert [o["referenceId"] for o in line["orders"]] == [ref for _, ref in reversed(by_date[-20:])]
+
+
+def run_and_list(api: SandboxApi) -> dict[str, Any]:
+    run(api)
+    with api.bearer() as bearer:
+        body: dict[str, Any] = bearer.get("/v2/audienceExports/definitions/loyal/latestExport").json()
+    return body
 
 
 def test_csv_options_and_order_fact_segment(api: SandboxApi) -> None:

@@ -2,7 +2,7 @@
 
 import gzip
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -22,7 +22,8 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def generator() -> Generator:
-    return Generator(GeneratorSettings(guests=300, seed=7, locales=["en_US", "de_DE", "ja_JP"]), SCHEMA)
+    settings = GeneratorSettings(guests=300, seed=7, locales=["en_US", "de_DE", "ja_JP"], anchor_date=NOW.date())
+    return Generator(settings, SCHEMA)
 
 
 def _write(generator: Generator, folder: Path) -> bytes:
@@ -158,3 +159,22 @@ def test_seeded_uuids_are_valid_version_4() -> None:
         text = _uuid(rng)
         assert str(uuid.UUID(text)) == text
         assert uuid.UUID(text).version == 4
+
+
+def test_dates_follow_the_run_clock_unless_anchored() -> None:
+    from datetime import date
+
+    from cdp_poc_studio.domain.lint import parse_timestamp
+
+    today = datetime.now(UTC).date()
+    unanchored = GeneratorSettings(guests=30, seed=3, orders_per_guest="fixed:2")
+    assert unanchored.effective_anchor == today
+    for settings, anchor in ((unanchored, today), (unanchored.model_copy(update={"anchor_date": date(2031, 5, 1)}),
+                                                    date(2031, 5, 1))):  # fmt: skip
+        moments = [
+            parse_timestamp(order.record["value"]["orderedAt"])
+            for guest in Generator(settings).guests()
+            for order in guest.orders
+        ]
+        start = datetime(anchor.year, anchor.month, anchor.day, tzinfo=UTC)
+        assert all(m is not None and start - timedelta(days=731) <= m < start for m in moments)

@@ -91,7 +91,11 @@ def test_html_report_is_self_contained_and_lists_every_difference(report: RunRep
     paths = write_reports(report, tmp_path)
     parser = _Collector()
     parser.feed(paths["html"].read_text())
-    assert parser.external == []  # no network needed to view it
+    assert [link for link in parser.external if not link.startswith("#")] == []  # no network needed to view it
+    # Every rule an outcome names links to its entry in the report's rules table (docs/verification.md's text).
+    anchors = [link[1:] for link in parser.external if link.startswith("#")]
+    assert anchors
+    assert set(anchors) <= parser.ids
     assert {"verdict", "sources", "thresholds", "stages", "differences", "settings", "search"} <= parser.ids
     assert sorted(parser.rows) == sorted(d.outcome for d in report.differences)
     text = " ".join(parser.text)
@@ -101,7 +105,9 @@ def test_html_report_is_self_contained_and_lists_every_difference(report: RunRep
         "rejected at upload",
         "value changed",
         "record missing",
-        "date format",
+        "date-time format",
+        "N-DATETIME",
+        "cdp-api-facts.md §3.5",
         "poc42",
         "Pass and fail by field",
         "Differences by cause",
@@ -149,6 +155,15 @@ def test_evidence_bundle_zips_the_run_folder(report: RunReport, tmp_path: Path) 
     names = zipfile.ZipFile(archive).namelist()
     assert "run-1/scenario.toml" in names
     assert "run-1/report/report.html" in names
+
+
+def test_junit_carries_normalised_and_explained_outcomes_with_their_rule(report: RunReport) -> None:
+    root = ElementTree.fromstring(render_junit(report))
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "dateOfBirth"]
+    out = case.findtext("system-out") or ""
+    assert "equal after normalisation: 1" in out
+    assert "N-DATETIME" in out
+    assert "docs/verification.md#n-datetime" in out
 
 
 def test_documented_json_schema_is_current() -> None:
