@@ -76,6 +76,9 @@ _PRICES = frozenset({"price", "originalPrice"})
 @lru_cache(maxsize=4096)
 def field_rules(pattern: str) -> frozenset[str]:
     """The normalisation rules that apply to a field, by its path pattern; empty: it must come back exactly."""
+    if "@accessor" in pattern:
+        # The decisions source: a leaf accessor returns a Date as an ISO date-time (N-DECISION-DATE).
+        return frozenset({"N-DECISION-DATE"})
     if pattern.startswith("orders.*."):
         parts = pattern.split(".")
         leaf = parts[-1]
@@ -122,10 +125,11 @@ def compare_values(
             return Outcome.NORMALISED, "N-NUMBER", "number format"
         return Outcome.TYPE_CHANGED, "D-TYPE-CHANGED", ""
     if isinstance(expected, str):
-        if "N-DATETIME" in allowed:
-            sent_time, back_time = _timestamp(expected), _timestamp(actual)
-            if sent_time is not None and sent_time == back_time:
-                return Outcome.NORMALISED, "N-DATETIME", "date-time format"
+        for rule in ("N-DATETIME", "N-DECISION-DATE"):
+            if rule in allowed:
+                sent_time, back_time = _timestamp(expected), _timestamp(actual)
+                if sent_time is not None and sent_time == back_time:
+                    return Outcome.NORMALISED, rule, "date-time format"
         return Outcome.VALUE_CHANGED, "D-VALUE-CHANGED", ""
     if isinstance(expected, list):
         return _compare_lists(expected, actual, allowed)

@@ -52,6 +52,12 @@ _ALL = (
         "cdp-api-facts.md §3.2 (identifiers matched as exact provider+id pairs), §6.7 [inferred]",
     ),
     Rule(
+        "N-DECISION-DATE",
+        "normalisation",
+        "a leaf read by a decision accessor of return type Date comes back as the same day as an ISO date-time",
+        "cdp-api-facts.md §12 (decision return types: String, Boolean, Integer, Long, Date, Map)",
+    ),
+    Rule(
         "N-CSV-TEXT",
         "normalisation",
         "a CSV export cell holds the text form of a number, boolean, list or object; read as the sent type",

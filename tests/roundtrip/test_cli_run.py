@@ -115,7 +115,7 @@ def test_failing_verification_exits_1_with_the_differences(tmp_path: Path) -> No
         (["run", "good.toml", "--target", "nowhere"], "use sandbox or profile:NAME"),
         (["run", "good.toml", "--target", "profile:acme"], "no connection profile named 'acme'"),
         (["resume", "."], "not a run folder"),
-        (["demo", "--scenario", "nope"], "choose one of hospitality_stays, retail_loyalty, travel_bookings"),
+        (["demo", "--scenario", "nope"], "choose one of crm_sample, frequent_buyers, hospitality_stays"),
     ],
 )
 def test_bad_usage_exits_2_saying_what_to_do(tmp_path: Path, args: list[str], message: str) -> None:
