@@ -104,6 +104,9 @@ class ScenarioDocument(QObject):
         if scenario.schema_file and not Path(scenario.schema_file).is_absolute():
             absolute = (path.parent / scenario.schema_file).resolve()
             scenario = scenario.model_copy(update={"schema_file": absolute.as_posix()})
+        if scenario.source is not None and not Path(scenario.source.file).is_absolute():
+            sample = (path.parent / scenario.source.file).resolve().as_posix()
+            scenario = scenario.model_copy(update={"source": scenario.source.model_copy(update={"file": sample})})
         self._load(scenario, None)
 
     def _load(self, scenario: Scenario, path: Path | None) -> None:
@@ -113,6 +116,21 @@ class ScenarioDocument(QObject):
         self.set_modified(False)
         self.path_changed.emit()
         self.loaded.emit()
+
+    def _sample_relative_to(self, scenario: Scenario, folder: Path) -> Scenario:
+        """A [source] sample named relative to the folder the scenario is saved in, as for the schema file."""
+        if scenario.source is None:
+            return scenario
+        sample = Path(scenario.source.file)
+        if not sample.is_absolute():
+            if self.base_dir is None:
+                return scenario
+            sample = (self.base_dir / sample).resolve()
+        try:
+            relative = Path(os.path.relpath(sample, folder)).as_posix()
+        except ValueError:  # another drive (Windows): only an absolute path can name it
+            return scenario
+        return scenario.model_copy(update={"source": scenario.source.model_copy(update={"file": relative})})
 
     def save(self, path: Path | None = None) -> Path:
         """Save to `path` (save as) or to the current file. Raises OSError."""
@@ -133,6 +151,7 @@ class ScenarioDocument(QObject):
             # A template's schema, made absolute when opened: relative to where the scenario now lives.
             relative = Path(os.path.relpath(scenario.schema_file, target.parent))
             scenario = scenario.model_copy(update={"schema_file": relative.as_posix()})
+        scenario = self._sample_relative_to(scenario, target.parent)
         save_scenario(scenario, target)
         self.scenario = scenario
         moved = target != self.path

@@ -27,6 +27,7 @@ from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
 from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
+from cdp_poc_studio.roundtrip.source.rows import resolve_source
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.qmodels.request_table import is_error
@@ -246,6 +247,8 @@ class RunController(QObject):
         plan = self.target_plan(scenario)
         if isinstance(plan, str):
             return plan
+        # A [source] sample is named relative to the scenario file; the run reads it from anywhere.
+        scenario = resolve_source(scenario, self.context.document.base_dir)
         runs_root = self.context.runs_root
         log = self.context.request_log
 

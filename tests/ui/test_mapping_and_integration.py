@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.ui.main_window import MainWindow
+from cdp_poc_studio.ui.pages.mapping import CHECK_COL
 
 
 def _mapping(window: MainWindow):  # type: ignore[no-untyped-def]
@@ -37,7 +38,10 @@ def test_generated_fields_remapped_validated_and_shown_as_payload(qtbot, window:
     combo.lineEdit().selectAll()
     qtbot.keyClicks(combo.lineEdit(), "ext1.loyalty_tier")
     row = [page.table.item(r, 0).text() for r in range(page.table.rowCount())].index("ext.loyaltyTier")
-    assert page.table.item(row, 3).text().startswith("✖ extension key 'loyalty_tier'")
+    assert page.table.item(row, CHECK_COL).text().startswith("✖ extension key 'loyalty_tier'")
+    # The checker says the same, and the exact batch line does not carry the refused key.
+    assert "extension key 'loyalty_tier'" in page.lint_label.text()
+    assert "loyalty_tier" not in page.payload.toPlainText()
     assert "loyalty_tier" in (page.validation_error() or "")
     # Two sources to one target.
     combo.lineEdit().selectAll()

@@ -21,7 +21,7 @@ from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.generator.records import GeneratedGuest
 from cdp_poc_studio.roundtrip.scenario import MappingRule
 from cdp_poc_studio.roundtrip.source.reader import SourceError, SourceFile, SourceRow
-from cdp_poc_studio.roundtrip.source.spec import Target, parse_target
+from cdp_poc_studio.roundtrip.source.spec import IDENTIFIER_TARGET, Target, parse_target
 from cdp_poc_studio.roundtrip.source.transforms import TransformError, compile_steps
 
 _INDEX = re.compile(r"\[\d+\]")
@@ -73,6 +73,8 @@ class MappedRow:
     guest: GeneratedGuest | None
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)  # by target, before flattening: the "after" of a preview
+    # The envelope as built, even with findings (the fields whose transforms failed left out): what a preview shows.
+    record: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -108,14 +110,15 @@ class SourceMapping:
         api: Api = "batch",
         lint: bool = True,
         now: datetime | None = None,
+        require_identifier: bool = True,
     ) -> None:
         self.source, self.provider, self.api, self.lint = source, provider, api, lint
         self.now = now or datetime.now(UTC)
-        if not rules:
+        if not rules and require_identifier:
             raise MappingError("the scenario has a [source] but no [[mapping]] rules; map at least an identifier")
         self.rules = list(rules)
         self._compiled = [self._compile(rule) for rule in self.rules]
-        if not any(c.target.kind == "identifier" for c in self._compiled):
+        if require_identifier and not any(c.target.kind == "identifier" for c in self._compiled):
             raise MappingError(
                 "no rule maps a column to identifiers.id: every guest needs an identifier, so that CDP and the "
                 'verification find it again; add [[mapping]] column = "<customer id column>", target = "identifiers.id"'
@@ -129,7 +132,9 @@ class SourceMapping:
             schema, [(c.target, _yields_list(c.rule, source.list_columns)) for c in self._compiled]
         )
         self._origins = {c.rule.target: c.rule.label for c in self._compiled}
-        self._origins["identifiers"] = next(c.rule.label for c in self._compiled if c.target.kind == "identifier")
+        self._origins["identifiers"] = next(
+            (c.rule.label for c in self._compiled if c.target.kind == "identifier"), IDENTIFIER_TARGET
+        )
         self._flat_origins = self._flat_keys()
 
     # ------------------------------------------------------------------------------------------------ compiling
@@ -258,8 +263,9 @@ class SourceMapping:
             if groups:
                 value["extensions"] = groups
         guest = None
+        ref = str(uuid.uuid5(_REF_NAMESPACE, key or f"row:{row.number}"))
+        record = {"ref": ref, "schema": "guest", "mode": "upsert", "value": value}
         if key is not None:
-            record = {"ref": str(uuid.uuid5(_REF_NAMESPACE, key)), "schema": "guest", "mode": "upsert", "value": value}
             if self.lint and not findings:
                 for violation in lint_record(record, self.api, now=self.now):
                     findings.append(Finding(
@@ -268,7 +274,18 @@ class SourceMapping:
                     ))  # fmt: skip
             if not findings:
                 guest = GeneratedGuest(row.number, "", record, nested, [])
-        return MappedRow(row.number, row.line, key, guest, findings, values)
+        return MappedRow(row.number, row.line, key, guest, findings, values, record)
+
+    def trace(self, row: SourceRow) -> list[tuple[Any, Any, str | None]]:
+        """Per rule: the cell(s) read, the value after the transforms, and the error when one failed."""
+        out: list[tuple[Any, Any, str | None]] = []
+        for compiled in self._compiled:
+            raw = compiled.get(row.cells)
+            try:
+                out.append((raw, compiled.steps(raw), None))
+            except TransformError as exc:
+                out.append((raw, None, str(exc)))
+        return out
 
     def origin(self, path: str) -> str:
         """The column a field path comes from (`dateOfBirth`, `ext.address.city`, `extensions[0].tier`)."""

@@ -1,9 +1,15 @@
 """Map fields: which source field goes to which CDP field, checked against CDP's rules, with the exact payload of a
 chosen sample record for the Batch API or the REST requests in order. The source is the generated data, or a
-sample of the customer's own data imported from CSV or JSON."""
+sample of the customer's own data (CSV or JSON) whose columns are mapped with transforms and saved in the scenario.
+
+One check decides everything the page shows: a row is ticked only when its target is valid and no sample record
+has a problem in it, the checker below lists the same problems, and the payload is the exact record checked.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 from PySide6.QtCore import Qt, Signal
@@ -15,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -26,35 +33,41 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cdp_poc_studio.domain.lint import lint_record
+from cdp_poc_studio.domain.lint import Violation, lint_record
 from cdp_poc_studio.domain.progress import CancelToken
+from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.domain.schema_file import SchemaFileError
 from cdp_poc_studio.roundtrip.mapping import apply_mapping
 from cdp_poc_studio.roundtrip.payloads import render_batch, render_rest, rest_requests
 from cdp_poc_studio.roundtrip.preview import PreviewResult, generate_preview
 from cdp_poc_studio.roundtrip.scenario import WIRE_PATH, MappingRule, Scenario
-from cdp_poc_studio.roundtrip.source_mapping import (
-    ImportedSample,
-    SampleError,
-    build_guest_record,
-    guest_sources,
-    read_sample,
-    target_choices,
-    validate_targets,
-)
+from cdp_poc_studio.roundtrip.source.preview import SKIP, RowDraft, SamplePreview, check_drafts, suggest_drafts
+from cdp_poc_studio.roundtrip.source.reader import SourceError, SourceFile, SourceRow, open_source, read_head
+from cdp_poc_studio.roundtrip.source.spec import SourceSpec
+from cdp_poc_studio.roundtrip.source.steps_text import SYNTAX
+from cdp_poc_studio.roundtrip.source_mapping import guest_sources, target_choices, validate_targets
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import SAMPLE_FILTER
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.workers.tasks import Report
 
 SAMPLE_GUESTS = 10
+PREVIEW_ROWS = 200
 FIXED = ("guestType", "identifiers")
-COLUMNS = ("Source", "Sample value", "CDP target", "Check")
+COLUMNS = ("Source", "Before", "Transforms", "After", "CDP target", "Check")
+SOURCE_COL, BEFORE_COL, STEPS_COL, AFTER_COL, TARGET_COL, CHECK_COL = range(len(COLUMNS))
 
 
 def _short(value: Any) -> str:
-    text = str(value)
+    text = "" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "…"
+
+
+class _Sample:
+    """An opened sample: the file as the scenario names it, the opened file, and its first records."""
+
+    def __init__(self, spec: SourceSpec, source: SourceFile, rows: list[SourceRow]) -> None:
+        self.spec, self.source, self.rows = spec, source, rows
 
 
 class MappingPage(Page):
@@ -70,10 +83,16 @@ class MappingPage(Page):
         super().__init__(context, parent)
         self._generated: PreviewResult | None = None
         self._generated_error: str | None = None
-        self._imported: ImportedSample | None = None
+        self._sample: _Sample | None = None
+        self._sample_error: str | None = None
+        self._drafts: list[RowDraft] = []
+        self._preview: SamplePreview | None = None
         self._rules: dict[str, str] = {}
         self._rows: list[tuple[str, bool]] = []  # (source, editable)
-        self._problems: dict[str, str] = {}
+        self._problems: dict[str, str] = {}  # by source (generated) or column (sample): what the rows show
+        self._checker: list[str] = []  # every problem, in the words the checker shows
+        self._mapping_problems: list[str] = []  # those of the mapping itself, shown whatever the record
+        self._record_problems: list[list[str]] = []  # per sample record
         self._busy = False
 
         self.source_combo = QComboBox()
@@ -95,14 +114,19 @@ class MappingPage(Page):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(SOURCE_COL, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (BEFORE_COL, STEPS_COL, AFTER_COL, TARGET_COL):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.table.setColumnWidth(1, 170)
-        self.table.setColumnWidth(2, 190)
+        self.table.setColumnWidth(BEFORE_COL, 130)
+        self.table.setColumnWidth(STEPS_COL, 170)
+        self.table.setColumnWidth(AFTER_COL, 130)
+        self.table.setColumnWidth(TARGET_COL, 170)
         self.table.setWordWrap(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        steps_header = self.table.horizontalHeaderItem(STEPS_COL)
+        if steps_header is not None:
+            steps_header.setToolTip(SYNTAX)
 
         self.record_spin = QSpinBox()
         self.record_spin.setObjectName("recordSpin")
@@ -114,7 +138,7 @@ class MappingPage(Page):
         api_group.addButton(self.api_batch)
         api_group.addButton(self.api_rest)
         self.api_batch.setChecked(True)
-        self.api_batch.toggled.connect(self._refresh_payload)
+        self.api_batch.toggled.connect(self._on_api_toggled)
         self.payload = QPlainTextEdit()
         self.payload.setObjectName("payload")
         self.payload.setReadOnly(True)
@@ -138,7 +162,7 @@ class MappingPage(Page):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(payload_box)
-        split.setSizes([700, 420])
+        split.setSizes([760, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -151,17 +175,40 @@ class MappingPage(Page):
     def source(self) -> str:
         return str(self.source_combo.currentData())
 
+    @property
+    def api(self) -> Literal["batch", "rest"]:
+        return "batch" if self.api_batch.isChecked() else "rest"
+
     def load(self, scenario: Scenario) -> None:
         self._rules = {rule.source: rule.target for rule in scenario.mapping if rule.source is not None}
         with self.loading():
             (self.api_batch if scenario.integration.load == "batch" else self.api_rest).setChecked(True)
-        self._fill_table()
+        if scenario.source is None:
+            if self._sample is not None:
+                self._forget_sample()
+            self._fill_table()
+            return
+        drafts = [RowDraft.of(rule) for rule in scenario.mapping]
+        if self._sample is not None and self._sample.spec == scenario.source:
+            self._set_drafts(drafts)
+            return
+        self._open_sample(scenario.source, drafts)
 
     def store(self, scenario: Scenario) -> Scenario:
+        if self.source == "imported" and self._sample is not None:
+            preview = self._preview
+            rules = preview.rules_to_save() if preview is not None else []
+            spec = self._sample.spec
+            current = scenario.source
+            if current is not None and self._absolute(current).resolve() == self._absolute(spec).resolve():
+                # The same file, perhaps named relative to where the scenario was saved since: keep that name.
+                spec = spec.model_copy(update={"file": current.file})
+                self._sample.spec = spec
+            return scenario.model_copy(update={"source": spec, "mapping": rules})
         if self.source == "generated" and self._rows:
             self._rules = self._generated_rules()
         rules = [MappingRule(source=s, target=t) for s, t in self._rules.items()]
-        return scenario.model_copy(update={"mapping": rules})
+        return scenario.model_copy(update={"mapping": rules, "source": None})
 
     def _generated_rules(self) -> dict[str, str]:
         rules = {}
@@ -174,10 +221,11 @@ class MappingPage(Page):
     def validation_error(self) -> str | None:
         if self.source == "generated" and self._generated_error:
             return f"no sample to map: {self._generated_error}"
-        if self._problems:
-            source, problem = next(iter(self._problems.items()))
-            more = f" (and {len(self._problems) - 1} more)" if len(self._problems) > 1 else ""
-            return f"{source}: {problem}{more}"
+        if self.source == "imported" and self._sample_error:
+            return self._sample_error
+        if self._checker:
+            more = f" (and {len(self._checker) - 1} more)" if len(self._checker) > 1 else ""
+            return f"{self._checker[0]}{more}"
         return None
 
     def is_busy(self) -> bool:
@@ -221,17 +269,61 @@ class MappingPage(Page):
         self.context.runner.submit(body, name="mapping-sample", on_success=done, on_failure=failed)
 
     def import_sample(self, path: Any) -> None:
-        """Read a CSV or JSON file of the customer's records (in a job) and map it instead of generated data."""
+        """Read a CSV or JSON file of the customer's records (in a job), suggest a mapping, and map it."""
+        self._open_sample(SourceSpec(file=self._scenario_path(Path(path))), None)
+
+    def _scenario_path(self, path: Path) -> str:
+        """The file as the scenario names it: relative to a saved scenario's folder, else absolute."""
+        base = self.context.document.base_dir
+        absolute = path.resolve()
+        if base is None:
+            return absolute.as_posix()
+        return Path(os.path.relpath(absolute, base)).as_posix()
+
+    def _absolute(self, spec: SourceSpec) -> Path:
+        path = Path(spec.file)
+        base = self.context.document.base_dir
+        return path if path.is_absolute() or base is None else base / path
+
+    def _open_sample(self, spec: SourceSpec, drafts: list[RowDraft] | None) -> None:
+        """Open the sample in a job; `drafts` None: suggest them from the columns and values."""
+        path = self._absolute(spec)
         self._busy = True
         self.source_note.setText(f"Reading {path}…")
 
-        def body(_report: Report, _cancel: CancelToken) -> ImportedSample:
-            return read_sample(path)
+        def body(_report: Report, _cancel: CancelToken) -> tuple[_Sample, list[RowDraft]]:
+            source = open_source(path, format=spec.format, encoding=spec.encoding, delimiter=spec.delimiter)
+            rows = read_head(source, PREVIEW_ROWS)
+            return _Sample(spec, source, rows), drafts if drafts is not None else suggest_drafts(source, rows)
 
-        def done(sample: ImportedSample) -> None:
+        def done(result: tuple[_Sample, list[RowDraft]]) -> None:
             self._busy = False
-            self._imported = sample
-            label = f"Imported sample: {sample.path.name} ({len(sample.rows)} records)"
+            sample, found = result
+            self._sample, self._sample_error = sample, None
+            self._show_sample_in_combo()
+            self._set_drafts(found)
+            if drafts is None:
+                self._on_widget_edited()
+            self.sample_ready.emit()
+
+        def failed(exc: BaseException) -> None:
+            self._busy = False
+            text = str(exc) if isinstance(exc, SourceError) else f"{path} could not be imported: {exc}"
+            self.source_note.setText(text)
+            if drafts is None:
+                self.context.dialogs.error(self, "Cannot import the sample", text)
+            else:
+                # The scenario names a sample that cannot be read: say so, and keep its rules as they are.
+                self._sample_error = text
+            self.sample_ready.emit()
+            self.status_changed.emit()
+
+        self.context.runner.submit(body, name="import-sample", on_success=done, on_failure=failed)
+
+    def _show_sample_in_combo(self) -> None:
+        assert self._sample is not None
+        label = f"Sample: {self._sample.source.path.name}"
+        with self.loading():
             index = self.source_combo.findData("imported")
             if index < 0:
                 self.source_combo.addItem(label, "imported")
@@ -239,17 +331,14 @@ class MappingPage(Page):
             else:
                 self.source_combo.setItemText(index, label)
             self.source_combo.setCurrentIndex(index)
-            self._fill_table()
-            self.sample_ready.emit()
 
-        def failed(exc: BaseException) -> None:
-            self._busy = False
-            text = str(exc) if isinstance(exc, SampleError) else f"{path} could not be imported: {exc}"
-            self.source_note.setText(text)
-            self.context.dialogs.error(self, "Cannot import the sample", text)
-            self.sample_ready.emit()
-
-        self.context.runner.submit(body, name="import-sample", on_success=done, on_failure=failed)
+    def _forget_sample(self) -> None:
+        self._sample, self._preview, self._drafts = None, None, []
+        with self.loading():
+            index = self.source_combo.findData("imported")
+            if index >= 0:
+                self.source_combo.removeItem(index)
+            self.source_combo.setCurrentIndex(0)
 
     def _on_import_clicked(self) -> None:
         folder = self.context.settings.last_folder
@@ -263,13 +352,97 @@ class MappingPage(Page):
         if self.source == "generated" and self._generated is None:
             self.load_generated_sample()
         self._fill_table()
+        self._on_widget_edited()
 
     # -- the table ---------------------------------------------------------------------------------------------
 
-    def _sample_sources(self) -> tuple[list[str], list[dict[str, Any]]]:
+    def _set_drafts(self, drafts: list[RowDraft]) -> None:
+        assert self._sample is not None
+        mapped = {draft.column for draft in drafts}
+        # The columns no rule reads are listed too, not sent, so that the user can map them.
+        self._drafts = drafts + [RowDraft(c, SKIP) for c in self._sample.source.columns if c not in mapped]
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        if self.source == "imported" and self._sample is not None:
+            self._fill_sample_table()
+        else:
+            self._fill_generated_table()
+        self._check()
+
+    def _fill_generated_table(self) -> None:
+        sources, records = self._generated_sources()
+        with self.loading():
+            self.table.setRowCount(0)
+            self._rows = []
+            self.table.setRowCount(len(sources))
+            first = records[0] if records else {}
+            extra = [s for s in sources if "." in s] + [t for t in self._rules.values() if "." in t]
+            choices = target_choices(extra)
+            for row, source in enumerate(sources):
+                editable = bool(WIRE_PATH.match(source)) and source not in FIXED
+                target = self._rules.get(source, source)
+                self._rows.append((source, editable))
+                self.table.setItem(row, SOURCE_COL, QTableWidgetItem(source))
+                value = next((r[source] for r in records if source in r), first.get(source, ""))
+                self.table.setItem(row, BEFORE_COL, QTableWidgetItem(_short(value)))
+                self.table.setItem(row, STEPS_COL, QTableWidgetItem(""))
+                self.table.setItem(row, AFTER_COL, QTableWidgetItem(_short(value)))
+                if editable:
+                    self.table.setCellWidget(row, TARGET_COL, self._target_combo(target, choices))
+                else:
+                    item = QTableWidgetItem(f"{target} (as generated)")
+                    item.setToolTip("Sent where the generator puts it")
+                    self.table.setItem(row, TARGET_COL, item)
+                self.table.setItem(row, CHECK_COL, QTableWidgetItem(""))
+            self.record_spin.setRange(0, max(0, len(records) - 1))
+        if self._generated_error:
+            self.source_note.setText(f"No sample: {self._generated_error}")
+        else:
+            self.source_note.setText(
+                "Each generated field goes where the design puts it, unless you choose another target. "
+                "Guest attributes and extension keys can be remapped; order fields are sent as generated."
+            )
+
+    def _fill_sample_table(self) -> None:
+        assert self._sample is not None
+        sample = self._sample
+        with self.loading():
+            self.table.setRowCount(0)
+            self._rows = [(draft.column, True) for draft in self._drafts]
+            self.table.setRowCount(len(self._drafts))
+            choices = target_choices(d.target for d in self._drafts if "." in d.target)
+            for row, draft in enumerate(self._drafts):
+                self.table.setItem(row, SOURCE_COL, QTableWidgetItem(draft.column or "(constant)"))
+                self.table.setItem(row, BEFORE_COL, QTableWidgetItem(""))
+                steps = QLineEdit(draft.steps)
+                steps.setPlaceholderText("no transform")
+                steps.setToolTip(SYNTAX)
+                steps.textChanged.connect(self._on_steps_changed)
+                self.table.setCellWidget(row, STEPS_COL, steps)
+                self.table.setItem(row, AFTER_COL, QTableWidgetItem(""))
+                self.table.setCellWidget(row, TARGET_COL, self._target_combo(draft.target, choices))
+                self.table.setItem(row, CHECK_COL, QTableWidgetItem(""))
+            self.record_spin.setRange(0, max(0, len(sample.rows) - 1))
+        notes = " ".join(sample.source.notes)
+        self.source_note.setText(
+            f"{sample.source.path} ({sample.source.format.upper()}, {sample.source.encoding}"
+            + (f", delimiter {sample.source.delimiter!r}" if sample.source.delimiter else "")
+            + f"): the first {len(sample.rows)} records checked. Edit each column's transforms and target; Before "
+            "and After show the chosen record. Saved in the scenario as [source] and [[mapping]] rules, and sent "
+            "instead of generated data. " + notes
+        )
+
+    def _target_combo(self, target: str, choices: list[str]) -> QComboBox:
+        combo = QComboBox()
+        combo.setEditable(True)
+        combo.addItems(choices if target in choices else [target, *choices])
+        combo.setCurrentText(target)
+        combo.currentTextChanged.connect(self._on_target_changed)
+        return combo
+
+    def _generated_sources(self) -> tuple[list[str], list[dict[str, Any]]]:
         """Source paths in a stable order, and per sample record its values by source."""
-        if self.source == "imported" and self._imported is not None:
-            return list(self._imported.columns), list(self._imported.rows)
         if self._generated is None:
             return [], []
         records = [guest_sources(g.guest) for g in self._generated.guests]
@@ -278,111 +451,141 @@ class MappingPage(Page):
             order.extend(k for k in record if k not in order)
         return order, records
 
-    def _fill_table(self) -> None:
-        sources, records = self._sample_sources()
-        self._loading = True
-        try:
-            self.table.setRowCount(0)
-            self._rows = []
-            self.table.setRowCount(len(sources))
-            first = records[0] if records else {}
-            extra = [s for s in sources if "." in s] + [t for t in self._rules.values() if "." in t]
-            choices = target_choices(extra)
-            for row, source in enumerate(sources):
-                if self.source == "imported" and self._imported is not None:
-                    editable, target = True, self._imported.targets.get(source, "")
-                else:
-                    editable = bool(WIRE_PATH.match(source)) and source not in FIXED
-                    target = self._rules.get(source, source)
-                self._rows.append((source, editable))
-                self.table.setItem(row, 0, QTableWidgetItem(source))
-                value = next((r[source] for r in records if source in r), first.get(source, ""))
-                self.table.setItem(row, 1, QTableWidgetItem(_short(value)))
-                if editable:
-                    combo = QComboBox()
-                    combo.setEditable(True)
-                    combo.addItems(choices if target in choices else [target, *choices])
-                    combo.setCurrentText(target)
-                    combo.currentTextChanged.connect(self._on_target_changed)
-                    self.table.setCellWidget(row, 2, combo)
-                else:
-                    item = QTableWidgetItem(f"{target} (as generated)")
-                    item.setToolTip("Sent where the generator puts it")
-                    self.table.setItem(row, 2, item)
-                self.table.setItem(row, 3, QTableWidgetItem(""))
-            self.record_spin.setRange(0, max(0, len(records) - 1))
-        finally:
-            self._loading = False
-        if self.source == "imported" and self._imported is not None:
-            self.source_note.setText(
-                f"{len(self._imported.rows)} records from {self._imported.path}"
-                + (" (the first 1,000 only)" if self._imported.truncated else "")
-                + ". Targets were suggested from the column names; change any of them. The imported sample and "
-                "its mapping are kept for this session only (scenario files hold mapping rules for generated "
-                "fields)."
-            )
-        elif self._generated_error:
-            self.source_note.setText(f"No sample: {self._generated_error}")
-        else:
-            self.source_note.setText(
-                "Each generated field goes where the design puts it, unless you choose another target. "
-                "Guest attributes and extension keys can be remapped; order fields are sent as generated."
-            )
-        self._validate()
-
     def target_of(self, row: int) -> str:
-        widget = self.table.cellWidget(row, 2)
+        widget = self.table.cellWidget(row, TARGET_COL)
         if isinstance(widget, QComboBox):
             return widget.currentText().strip()
         return self._rows[row][0]
 
+    def steps_of(self, row: int) -> QLineEdit | None:
+        widget = self.table.cellWidget(row, STEPS_COL)
+        return widget if isinstance(widget, QLineEdit) else None
+
+    def row_of(self, source: str) -> int:
+        return [name for name, _editable in self._rows].index(source)
+
     def target_combo(self, source: str) -> QComboBox | None:
         for row, (name, _editable) in enumerate(self._rows):
             if name == source:
-                widget = self.table.cellWidget(row, 2)
+                widget = self.table.cellWidget(row, TARGET_COL)
                 return widget if isinstance(widget, QComboBox) else None
         return None
 
     def _on_target_changed(self, _text: str) -> None:
+        self._on_row_edited()
+
+    def _on_steps_changed(self, _text: str) -> None:
+        self._on_row_edited()
+
+    def _on_row_edited(self) -> None:
         if self._loading:
             return
-        if self.source == "imported" and self._imported is not None:
-            self._imported.targets = {s: self.target_of(r) for r, (s, _e) in enumerate(self._rows)}
+        if self.source == "imported" and self._sample is not None:
+            self._drafts = [
+                RowDraft(draft.column, self.target_of(row), self._steps_text(row), draft.provider, draft.required)
+                for row, draft in enumerate(self._drafts)
+            ]
         else:
             self._rules = self._generated_rules()
-        self._validate()
+        self._check()
         self._on_widget_edited()
 
-    def _validate(self) -> None:
-        _sources, records = self._sample_sources()
-        targets = {s: self.target_of(r) for r, (s, editable) in enumerate(self._rows) if editable}
-        values = records[0] if records else None
-        self._problems = validate_targets(targets, values)
+    def _steps_text(self, row: int) -> str:
+        edit = self.steps_of(row)
+        return edit.text() if edit is not None else ""
+
+    # -- the one check -----------------------------------------------------------------------------------------
+
+    def _schema(self) -> ExtensionSchema:
+        try:
+            return self.context.document.schema()
+        except SchemaFileError:
+            return ExtensionSchema()
+
+    def _check(self) -> None:
+        """Check every sample record as it would be sent; rows, checker and payload all show this result."""
+        if self.source == "imported" and self._sample is not None:
+            self._check_sample()
+        else:
+            self._check_generated()
         for row, (source, _editable) in enumerate(self._rows):
-            problem = self._problems.get(source)
-            item = self.table.item(row, 3)
+            item = self.table.item(row, CHECK_COL)
             if item is None:
                 continue
-            item.setText(f"✖ {problem}" if problem else "✔")
-            item.setToolTip(problem or "follows CDP's rules")
+            problem = self._problems.get(source)
+            skipped = self.source == "imported" and self.target_of(row) in ("", SKIP)
+            item.setText(f"✖ {problem}" if problem else ("" if skipped else "✔"))
+            item.setToolTip(problem or ("not sent" if skipped else "every sample record passes CDP's rules here"))
             item.setForeground(Qt.GlobalColor.red if problem else Qt.GlobalColor.darkGreen)
         self._refresh_payload()
         self.status_changed.emit()
 
+    def _check_generated(self) -> None:
+        _sources, records = self._generated_sources()
+        targets = {s: self.target_of(r) for r, (s, editable) in enumerate(self._rows) if editable}
+        problems = validate_targets(targets, records[0] if records else None)
+        checker = [f"{source}: {problem}" for source, problem in problems.items()]
+        self._mapping_problems = list(checker)
+        by_target = {target: source for source, target in targets.items()}
+        self._record_problems = []
+        for index in range(len(records)):
+            found = []
+            envelopes = self.sample_records(index)
+            for violation in (v for record in envelopes for v in lint_record(record, self.api)):
+                source = _source_of(violation, envelopes[0], by_target)
+                if source is not None and source not in problems:
+                    problems[source] = f"{violation.message} (record {index})"
+                found.append(str(violation))
+            self._record_problems.append(found)
+            checker.extend(f"record {index}: {text}" for text in found)
+        self._problems, self._checker = problems, checker
+
+    def _check_sample(self) -> None:
+        assert self._sample is not None
+        scenario = self.context.document.scenario
+        preview = check_drafts(
+            self._drafts, self._sample.source, self._sample.rows, self._schema(),
+            provider=scenario.generator.identifier_provider, api=self.api,
+        )  # fmt: skip
+        self._preview = preview
+        self._problems = {self._drafts[i].column: p for i, p in preview.line_problems.items()}
+        self._mapping_problems = preview.mapping_problems()
+        self._record_problems = [[str(f) for f in row.findings] for row in preview.rows]
+        self._checker = self._mapping_problems + [text for found in self._record_problems for text in found]
+        self._show_before_after()
+
+    def _show_before_after(self) -> None:
+        preview = self._preview
+        if preview is None or not preview.cells:
+            return
+        cells = preview.cells[min(self.record_spin.value(), len(preview.cells) - 1)]
+        for row, cell in enumerate(cells):
+            before = self.table.item(row, BEFORE_COL)
+            after = self.table.item(row, AFTER_COL)
+            if before is None or after is None:
+                continue
+            before.setText(_short(cell.before))
+            before.setToolTip(repr(cell.before))
+            after.setText(f"✖ {cell.error}" if cell.error else _short(cell.after))
+            after.setToolTip(cell.error or repr(cell.after))
+            after.setForeground(Qt.GlobalColor.red if cell.error else self.palette().text().color())
+
     # -- the payload -------------------------------------------------------------------------------------------
 
     def sample_records(self, index: int) -> list[dict[str, Any]]:
-        """The batch records of sample `index` after mapping: the guest, then its orders."""
-        if self.source == "imported" and self._imported is not None:
-            if not self._imported.rows:
+        """The batch records of sample `index` exactly as they would be sent: the guest, then its orders."""
+        if self.source == "imported" and self._sample is not None:
+            preview = self._preview
+            if preview is None or not preview.rows:
                 return []
-            row = self._imported.rows[min(index, len(self._imported.rows) - 1)]
-            provider = self.context.document.scenario.generator.identifier_provider
-            return [build_guest_record(row, self._imported.targets, provider, index)]
+            record = preview.rows[min(index, len(preview.rows) - 1)].record
+            return [record] if record is not None else []
         if self._generated is None or not self._generated.guests:
             return []
         guest = self._generated.guests[min(index, len(self._generated.guests) - 1)]
-        rules = [MappingRule(source=s, target=t) for s, t in self._rules.items() if s not in self._problems]
+        # Rules with an invalid target are not applied (the row says why; the checker lists it): the payload is
+        # what a run could send once they are fixed, never a record carrying a key CDP refuses.
+        rules = [MappingRule(source=s, target=t) for s, t in self._rules.items() if _valid_rule(s, t)]
         try:
             value = apply_mapping(guest.guest, rules)
         except ValueError:
@@ -390,26 +593,58 @@ class MappingPage(Page):
         return [{**guest.record, "value": value}, *(o.record for o in guest.orders)]
 
     def _on_record_changed(self, _value: int) -> None:
+        self._show_before_after()
         self._refresh_payload()
 
+    def _on_api_toggled(self, *_args: object) -> None:
+        if not self._loading:
+            self._check()
+
     def _refresh_payload(self, *_args: object) -> None:
-        records = self.sample_records(self.record_spin.value())
+        index = self.record_spin.value()
+        records = self.sample_records(index)
         if not records:
             self.payload.setPlainText("")
-            self.lint_label.setText("")
-            return
-        api: Literal["batch", "rest"] = "batch" if self.api_batch.isChecked() else "rest"
-        if api == "batch":
+        elif self.api == "batch":
             self.payload.setPlainText(render_batch(records))
         else:
             guest = records[0]["value"]
             orders = [r["value"] for r in records[1:]]
             self.payload.setPlainText(render_rest(rest_requests(guest, orders)))
-        violations = [v for record in records for v in lint_record(record, api)]
-        if violations:
-            listed = "; ".join(str(v) for v in violations[:5])
-            self.lint_label.setText(f"CDP's linter on this record ({api}): {len(violations)} problem(s): {listed}")
-            self.lint_label.setStyleSheet("color: #c0392b;")
-        else:
-            self.lint_label.setText(f"CDP's linter on this record ({api}): no problems.")
+        here = self._record_problems[index] if index < len(self._record_problems) else []
+        if not self._checker:
+            count = len(self._record_problems)
+            self.lint_label.setText(
+                f"CDP's rules ({self.api}): no problems in the {count} sample record{'s' if count != 1 else ''}."
+            )
             self.lint_label.setStyleSheet("")
+            return
+        shown = [*self._mapping_problems, *(f"this record: {text}" for text in here)]
+        others = len(self._checker) - len(shown)
+        if not shown:
+            shown = [f"other records: {text}" for text in self._checker[:3]]
+        self.lint_label.setText(
+            f"CDP's rules ({self.api}): {len(self._checker)} problem(s). "
+            + "; ".join(shown[:6])
+            + (f" (and {others} more in other records)" if others > 0 else "")
+        )
+        self.lint_label.setStyleSheet("color: #c0392b;")
+
+
+def _valid_rule(source: str, target: str) -> bool:
+    return bool(WIRE_PATH.match(source)) and bool(WIRE_PATH.match(target))
+
+
+def _source_of(violation: Violation, envelope: dict[str, Any], by_target: dict[str, str]) -> str | None:
+    """The source row a violation in a generated guest's envelope belongs to, through the target it went to."""
+    parts = violation.path.split(".")
+    if len(parts) < 2 or parts[0] != "value":
+        return None
+    head = parts[1]
+    if head.startswith("extensions[") and len(parts) > 2:
+        try:
+            group = envelope["value"]["extensions"][int(head[len("extensions[") : -1])]["name"]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return None
+        return by_target.get(f"{group}.{parts[2]}")
+    return by_target.get(head.split("[", 1)[0])
