@@ -310,7 +310,7 @@ def sandbox_command(
 
 
 def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
-    from cdp_poc_studio.domain.schema_check import check_schema
+    from cdp_poc_studio.roundtrip.preflight import run_problems
     from cdp_poc_studio.roundtrip.scenario import ScenarioError, load_scenario
     from cdp_poc_studio.roundtrip.source.rows import resolve_source
 
@@ -319,10 +319,10 @@ def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
         schema = scenario.resolved_schema(path.parent)
     except ScenarioError as exc:
         raise ConfigError(str(exc)) from None
-    violations = check_schema(schema)
-    if violations:
-        listing = "\n".join(f"  {v}" for v in violations)
-        raise ConfigError(f"{path}: the extension schema breaks CDP's rules:\n{listing}")
+    problems = run_problems(scenario, schema)
+    if problems:
+        listing = "\n".join(f"  {p}" for p in problems)
+        raise ConfigError(f"{path}: this scenario cannot be run:\n{listing}")
     return scenario, schema
 
 

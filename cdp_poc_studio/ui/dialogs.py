@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 SaveAnswer = Literal["save", "discard", "cancel"]
+# Closing while a run goes on: stop it (it can be resumed), leave it running (a run in its own process), or not close.
+RunningAnswer = Literal["stop", "leave", "cancel"]
 SCENARIO_FILTER = "Scenarios (*.toml);;All files (*)"
 SAMPLE_FILTER = "Customer data (*.csv *.json *.ndjson *.jsonl);;All files (*)"
 HTML_FILTER = "HTML report (*.html);;All files (*)"
@@ -28,6 +30,8 @@ class Dialogs(Protocol):
     def info(self, parent: QWidget, title: str, text: str) -> None: ...
 
     def confirm(self, parent: QWidget, title: str, text: str, details: str = "") -> bool: ...
+
+    def ask_close_running(self, parent: QWidget, run: str, can_leave: bool) -> RunningAnswer: ...
 
 
 class QtDialogs:
@@ -83,3 +87,27 @@ class QtDialogs:
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         return box.exec() == QMessageBox.StandardButton.Yes
+
+    def ask_close_running(self, parent: QWidget, run: str, can_leave: bool) -> RunningAnswer:
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("A run is in progress")
+        box.setText(f"{run} is still running.")
+        leave = None
+        if can_leave:
+            box.setInformativeText("Leave it running, and the studio re-attaches to it when you open it again; or "
+                                   "stop it, and resume it later: nothing is sent twice.")  # fmt: skip
+            leave = box.addButton("Leave it running", QMessageBox.ButtonRole.AcceptRole)
+        else:
+            box.setInformativeText("Stop it to close the studio; resume it later from the Send step: nothing is sent "
+                                   "twice.")  # fmt: skip
+        stop = box.addButton("Stop the run", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep the window open", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is stop:
+            return "stop"
+        if leave is not None and clicked is leave:
+            return "leave"
+        return "cancel"

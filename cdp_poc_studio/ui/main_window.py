@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCharts import QChartView
-from PySide6.QtCore import QByteArray, QSize, Qt
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,6 +27,7 @@ from shiboken6 import Shiboken
 
 from cdp_poc_studio import __version__
 from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.run_jobs import list_runs
 from cdp_poc_studio.roundtrip.scenario import ScenarioError
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import SCENARIO_FILTER
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.console_dock)
         self.console_dock.hide()
         self.send_page.console_button.clicked.connect(self.show_console)
+        self.send_page.blocker = self.send_blocker
 
         self.banner = Banner()
         self.steps = QListWidget()
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._current = -1
         self._shut_down = False
+        self._blocked_message: str | None = None
         self.steps.currentRowChanged.connect(self._on_steps_row_changed)
         for page in self.pages:
             page.edited.connect(self._on_page_edited)
@@ -270,9 +273,9 @@ class MainWindow(QMainWindow):
         if not 0 <= index < len(self.pages) or index == self._current:
             return index == self._current
         if self._current >= 0 and not self.commit_current():
-            self.steps.blockSignals(True)
-            self.steps.setCurrentRow(self._current)
-            self.steps.blockSignals(False)
+            self._select_step(self._current)
+            # A click in the list selects the row after this slot returns: put the selection back then too.
+            QTimer.singleShot(0, lambda: self._select_step(self._current))
             return False
         self._current = index
         page = self.pages[index]
@@ -294,9 +297,30 @@ class MainWindow(QMainWindow):
         try:
             self.document.replace(page.store(self.document.scenario))
         except ValueError as exc:  # pydantic's ValidationError included
-            self.statusBar().showMessage(f"{page.title}: {exc}", 15_000)
+            message = f"Cannot leave {page.title} yet: {exc}"
+            self.statusBar().showMessage(message, 15_000)
+            # Said on the page, where the user looks, not only in the status bar.
+            self._blocked_message = message
+            self._refresh_steps()
             return False
+        self._blocked_message = None
         return True
+
+    def _select_step(self, index: int) -> None:
+        if self._shut_down or not Shiboken.isValid(self.steps):
+            return
+        self.steps.blockSignals(True)
+        self.steps.setCurrentRow(index)
+        self.steps.blockSignals(False)
+
+    def send_blocker(self) -> str | None:
+        """The first step before Send that its own validator says is incomplete, as "N. Title: problem"."""
+        send_index = self.pages.index(self.send_page)
+        for number, page in enumerate(self.pages[:send_index], start=1):
+            problem = page.validation_error()
+            if problem is not None:
+                return f"{number}. {page.title}: {problem}"
+        return None
 
     def next_step(self) -> None:
         self.go_to(min(self._current + 1, len(self.pages) - 1))
@@ -308,6 +332,7 @@ class MainWindow(QMainWindow):
         self.go_to(row)
 
     def _on_page_edited(self) -> None:
+        self._blocked_message = None
         self.document.set_modified(True)
 
     def _refresh_steps(self, *_args: object) -> None:
@@ -328,7 +353,10 @@ class MainWindow(QMainWindow):
             self.page_title.setText(page.title)
             self.page_subtitle.setText(page.subtitle)
             problem = page.validation_error()
-            if page.is_busy():
+            if self._blocked_message:
+                self.page_status.setText(self._blocked_message)
+                self.page_status.setStyleSheet("color: #c0392b; font-weight: bold;")
+            elif page.is_busy():
                 self.page_status.setText("Working…")
                 self.page_status.setStyleSheet("color: palette(text);")
             elif problem is None:
@@ -338,7 +366,11 @@ class MainWindow(QMainWindow):
                 self.page_status.setText(f"Missing: {problem}")
                 self.page_status.setStyleSheet("color: #c0392b; font-weight: bold;")
             self.back_button.setEnabled(self._current > 0)
-            self.next_button.setEnabled(self._current < len(self.pages) - 1)
+            # The same validator as the step list: Next goes on only from a complete step.
+            last = self._current == len(self.pages) - 1
+            self.next_button.setEnabled(not last and page.isComplete())
+            self.next_button.setToolTip("" if page.isComplete() else f"First: {problem or 'wait for the work'}")
+        self.send_page.refresh_gating()
 
     def show_console(self) -> None:
         """Show the request console dock (from the View menu, F12, or the Send page), up to date."""
@@ -483,7 +515,7 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         try:
-            go_on = self.maybe_save()
+            go_on = self._settle_running_run() and self.maybe_save()
         except Exception:
             # An exception must never escape a Qt event handler; closing stays possible.
             log.exception("while asking to save before closing")
@@ -500,6 +532,48 @@ class MainWindow(QMainWindow):
             log.warning("%s", problem)
         self.shutdown()
         event.accept()
+
+    def _settle_running_run(self) -> bool:
+        """Closing mid-run: ask whether to stop the run or keep the window; True when closing may go on."""
+        if not self.run.running:
+            return True
+        name = self.run.folder.name if self.run.folder else "The run"
+        scenario = self.run.scenario.name if self.run.scenario else ""
+        answer = self.context.dialogs.ask_close_running(self, f"{name} ({scenario})", self.run.can_leave)
+        if answer == "cancel":
+            return False
+        if answer == "stop":
+            self.run.stop()
+        else:
+            self.run.detach()
+        return True
+
+    def offer_resume(self) -> bool:
+        """At start: offer to complete the newest interrupted run (cancelled, or the studio closed mid-run)."""
+        recent = list_runs(self.context.runs_root, limit=20)
+        runs = [r for r in recent if not r.complete and r.state.verdict != "waiting"]
+        if not runs or self.run.running:
+            return False
+        latest = runs[0]
+        question = (f"The run {latest.path.name} of “{latest.state.scenario_name}” did not finish "
+                    f"({latest.stage_text}). Resume it now? Nothing already sent is sent again.")  # fmt: skip
+        if not self.context.dialogs.confirm(self, "Resume the interrupted run?", question):
+            return False
+        self.go_to(self.pages.index(self.send_page))
+        sandbox = self.context.sandbox
+        if latest.state.target_kind == "sandbox" and sandbox.state != "running":
+
+            def when_running(state: str) -> None:
+                if state in ("running", "failed", "stopped"):
+                    sandbox.state_changed.disconnect(when_running)
+                    self.send_page.resume(latest.path)
+
+            sandbox.state_changed.connect(when_running)
+            if sandbox.state == "stopped":
+                sandbox.start(self.document.scenario.target.snapshot)
+            return True
+        self.send_page.resume(latest.path)
+        return True
 
     def shutdown(self) -> None:
         """Stop the jobs and the sandbox; idempotent (close, and tests' teardown)."""

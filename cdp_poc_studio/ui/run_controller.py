@@ -179,7 +179,9 @@ class RunController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._job is not None
+        # From `_begin` on, before the job is even submitted: the pages gate their buttons on it when
+        # `busy_changed` fires, which is before `submit` returns.
+        return self.outcome == "running"
 
     def stage(self, name: str) -> StageView:
         return self.view.stages[name]
@@ -346,7 +348,17 @@ class RunController(QObject):
         self.stages_changed.emit()
 
     def _submit(self, body: Callable[[Report, CancelToken], RunReport]) -> None:
-        job = self.context.runner.submit(
+        try:
+            job = self._do_submit(body)
+        except RuntimeError as exc:  # the runner was shut down (the window is closing)
+            self._on_job_failed(exc)
+            self._on_job_finished()
+            return
+        # A serial executor (tests) has finished the job before `submit` returns.
+        self._job = None if job.done else job
+
+    def _do_submit(self, body: Callable[[Report, CancelToken], RunReport]) -> Job:
+        return self.context.runner.submit(
             body,
             name="pipeline",
             on_progress=self._on_job_progressed,
@@ -355,12 +367,22 @@ class RunController(QObject):
             on_cancelled=self._on_job_cancelled,
             on_finished=self._on_job_finished,
         )
-        # A serial executor (tests) has finished the job before `submit` returns.
-        self._job = None if job.done else job
 
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()
+
+    @property
+    def can_leave(self) -> bool:
+        """Whether the run can go on without the window (only a run in its own process can)."""
+        return False
+
+    def stop(self) -> None:
+        """Cancel before the window closes; the run folder stays resumable. The window's shutdown waits for it."""
+        self.cancel()
+
+    def detach(self) -> None:
+        """Leave the run going without the window (a run in its own process)."""
 
     # -- progress ---------------------------------------------------------------------------------------------
 

@@ -122,6 +122,11 @@ class TaskRunner(QObject):
     def busy(self) -> bool:
         return bool(self._jobs)
 
+    @property
+    def closed(self) -> bool:
+        """Shut down: nothing more can be submitted (late callbacks check this rather than submit)."""
+        return self._closed
+
     def running(self, name: str | None = None) -> list[Job]:
         return [job for job in self._jobs.values() if name is None or job.name == name]
 

@@ -32,6 +32,7 @@ class FakeDialogs:
         self.errors: list[tuple[str, str]] = []
         self.confirm_answers: list[bool] = []
         self.confirmed: list[tuple[str, str, str]] = []
+        self.running_answers: list[str] = []
 
     def ask_save_changes(self, parent: Any, name: str) -> str:
         self.asked.append(("save_changes", name))
@@ -58,6 +59,10 @@ class FakeDialogs:
     def confirm(self, parent: Any, title: str, text: str, details: str = "") -> bool:
         self.confirmed.append((title, text, details))
         return self.confirm_answers.pop(0)
+
+    def ask_close_running(self, parent: Any, run: str, can_leave: bool) -> str:
+        self.asked.append(("close_running", (run, can_leave)))
+        return self.running_answers.pop(0)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

@@ -25,13 +25,22 @@ def test_steps_are_listed_in_order_with_their_status(window: MainWindow) -> None
     ]
     # The sandbox is not running in this test, so the Connect step says what is missing.
     assert "start the embedded sandbox" in window.steps.item(0).toolTip()
-    assert window.steps.item(4).toolTip().startswith("Missing: send the data")
+    # Send names the first incomplete step before it, as its own button does.
+    assert window.steps.item(4).toolTip().startswith("Missing: first complete 1. Connect: start the embedded sandbox")
+    assert not window.send_page.send_button.isEnabled()
     assert window.page_status.text().startswith("Missing: start the embedded sandbox")
 
 
 def test_free_navigation_by_clicks_buttons_and_shortcuts(qtbot, window: MainWindow) -> None:
-    qtbot.mouseClick(window.next_button, Qt.MouseButton.LeftButton)
+    # Next follows the step's validator (the sandbox is not running); the list and the keys still go anywhere.
+    assert not window.next_button.isEnabled()
+    assert "start the embedded sandbox" in window.next_button.toolTip()
+    qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert window.current_index == 1
+    assert window.next_button.isEnabled()
+    qtbot.mouseClick(window.next_button, Qt.MouseButton.LeftButton)
+    assert window.current_index == 2
+    window.go_to(1)
     qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert window.current_index == 2
     qtbot.keyClick(window, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)

@@ -3,6 +3,7 @@ run with a progress bar per stage, a live chart, cancel and resume; batch file s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from cdp_poc_studio.cdp.ledger import LedgerRecord
 from cdp_poc_studio.domain.progress import CancelToken, ProgressReport
 from cdp_poc_studio.domain.schema_file import SchemaFileError
+from cdp_poc_studio.roundtrip.preflight import run_problems
 from cdp_poc_studio.roundtrip.run_jobs import (
     DryRun,
     LedgerView,
@@ -67,6 +69,9 @@ class SendPage(Page):
     def __init__(self, context: StudioContext, run: RunController, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.run = run
+        # What an earlier step still misses ("3. Design data: ..."), or None: set by the window, which knows
+        # every step's validator. Send is refused while it says something.
+        self.blocker: Callable[[], str | None] = lambda: None
         self.dry: DryRun | None = None
         self._dry_running = False
         self._ledger_pending = False
@@ -189,6 +194,11 @@ class SendPage(Page):
     # -- the plan -----------------------------------------------------------------------------------------------
 
     def load(self, scenario: Scenario) -> None:
+        if self.run.running and self.run.scenario is not None:
+            scenario = self.run.scenario  # a run in progress (perhaps resumed) is described, not the document
+        self._describe(scenario)
+
+    def _describe(self, scenario: Scenario) -> None:
         integration = scenario.integration
         api = "the Batch API (gzipped files of one JSON record per line)" if integration.load == "batch" else (
             "the Guest and Order REST API (several requests per guest)")  # fmt: skip
@@ -247,11 +257,21 @@ class SendPage(Page):
     # -- sending ------------------------------------------------------------------------------------------------
 
     def send(self) -> None:
+        blocked = self.blocker()
+        if blocked:
+            self.status_label.setText(f"Cannot send yet: {blocked}.")
+            self._refresh_buttons()
+            return
         scenario = self.context.document.scenario
         try:
             schema = self.context.document.schema()
         except SchemaFileError as exc:
             self.status_label.setText(f"The schema file cannot be read: {exc}")
+            return
+        # The checks of `cdp-poc-studio run`: the studio never sends what the command line would refuse.
+        problems = run_problems(scenario, schema)
+        if problems:
+            self.status_label.setText("Cannot send: " + "; ".join(problems) + ".")
             return
         self.tabs.setCurrentIndex(self.progress_tab_index)
         problem = self.run.start(scenario, schema)
@@ -264,6 +284,9 @@ class SendPage(Page):
         problem = self.run.resume(folder)
         if problem:
             self.status_label.setText(f"Cannot resume: {problem}.")
+        elif self.run.scenario is not None:
+            self._describe(self.run.scenario)
+        self._refresh_buttons()
         return problem
 
     def _on_resume_clicked(self) -> None:
@@ -300,10 +323,16 @@ class SendPage(Page):
         name = self.run.folder.name if self.run.folder else "the run"
         self.status_label.setText(f"Cancelled. {name} can be resumed from the Runs tab: nothing is sent twice.")
 
+    def refresh_gating(self) -> None:
+        """An earlier step may have become complete or incomplete."""
+        self._refresh_buttons()
+
     def _refresh_buttons(self, *_args: object) -> None:
         running = self.run.running
+        blocked = self.blocker()
         self.dry_button.setEnabled(not running and not self._dry_running)
-        self.send_button.setEnabled(not running and not self._dry_running)
+        self.send_button.setEnabled(not running and not self._dry_running and blocked is None)
+        self.send_button.setToolTip(f"Cannot send yet: {blocked}" if blocked else "Send the data to the target.")
         self.cancel_button.setEnabled(running)
         selected = bool(self.runs_table.selectionModel().selectedRows())
         self.resume_button.setEnabled(selected and not running)
@@ -312,7 +341,7 @@ class SendPage(Page):
 
     def refresh_ledger(self) -> None:
         folder = self.run.folder
-        if folder is None or self._ledger_pending:
+        if folder is None or self._ledger_pending or self.context.runner.closed:
             return
         self._ledger_pending = True
 
@@ -386,6 +415,8 @@ class SendPage(Page):
 
     def refresh_runs(self) -> None:
         root = self.context.runs_root
+        if self.context.runner.closed:
+            return
 
         def body(_report: Report, _cancel: CancelToken) -> list[RunSummary]:
             return list_runs(root)
@@ -424,6 +455,9 @@ class SendPage(Page):
         send = self.run.stage("send")
         if send.status == "done" or self.run.report is not None:
             return None
+        blocked = self.blocker()
+        if blocked:
+            return f"first complete {blocked}"
         if self.run.outcome == "cancelled":
             return "the run was cancelled: resume it, or send again"
         if self.run.outcome == "failed":
