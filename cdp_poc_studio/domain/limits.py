@@ -9,6 +9,11 @@ ORDER_EXTENSION_NAME: Final = "ext"
 EXTENSION_KEY_DEFAULT: Final = "default"
 
 MAX_EXTENSION_KEYS: Final = 100
+# Keys of the extension resource's envelope and its parent links (facts §4.1, §5.7): a data key of the same name
+# would overwrite the envelope on write or vanish from the data on read-back.
+RESERVED_EXTENSION_KEYS: Final = frozenset(
+    {"name", "key", "ref", "href", "createdAt", "modifiedAt", "guest", "order", "orderItem"}
+)
 # Batch order and order item extensions take at most 50 attributes; REST allows 100.
 MAX_BATCH_ORDER_EXTENSION_KEYS: Final = 50
 MAX_ORDER_ITEM_NAME_LENGTH: Final = 128

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cdp_poc_studio.domain.flatten import FlatKey, possible_keys
-from cdp_poc_studio.domain.limits import MAX_BATCH_ORDER_EXTENSION_KEYS, MAX_EXTENSION_KEYS
+from cdp_poc_studio.domain.limits import (
+    MAX_BATCH_ORDER_EXTENSION_KEYS,
+    MAX_EXTENSION_KEYS,
+    RESERVED_EXTENSION_KEYS,
+)
 from cdp_poc_studio.domain.lint import Violation
-from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 
 
 def check_schema(schema: ExtensionSchema, *, api: str = "batch") -> list[Violation]:
@@ -16,6 +20,10 @@ def check_schema(schema: ExtensionSchema, *, api: str = "batch") -> list[Violati
     Lists count at their longest (`max_items`), because any record may reach it.
     """
     found: list[Violation] = []
+    for entity, groups in (("guest", schema.guest), ("order", schema.order), ("order_item", schema.order_item)):
+        for group, fields in groups.items():
+            found.extend(_flatten_options(fields, f"{entity}.{group}", top=True))
+            found.extend(_reserved(possible_keys(schema, entity, group, fields)))
     guest_owner: dict[str, FlatKey] = {}
     for group, fields in schema.guest.items():
         keys = list(possible_keys(schema, "guest", group, fields))
@@ -33,6 +41,41 @@ def check_schema(schema: ExtensionSchema, *, api: str = "batch") -> list[Violati
             found.extend(_overflow(keys, f"{entity}.{group}", order_limit))
             list(_unique(keys, found))
     return found
+
+
+def _reserved(keys: Iterator[FlatKey]) -> Iterator[Violation]:
+    for flat in keys:
+        if flat.key in RESERVED_EXTENSION_KEYS:
+            yield Violation(
+                flat.schema_path,
+                "extension-key-reserved",
+                f"flattens to key {flat.key!r}, which CDP uses for the extension itself (its name, key, ref, "
+                "links and timestamps): the value would overwrite it or vanish on read-back; rename the field",
+            )
+
+
+def _flatten_options(fields: dict[str, FieldSpec], path: str, *, top: bool) -> Iterator[Violation]:
+    """`flatten` is honoured on a group's top-level objects and lists; anywhere else it is refused, not ignored."""
+    for name, spec in fields.items():
+        where = f"{path}.{name}"
+        if spec.flatten is not None and not spec.is_composite:
+            yield Violation(
+                where,
+                "flatten-not-applicable",
+                f"flatten = {spec.flatten!r} applies to objects and lists only; a {spec.kind} field is sent as it "
+                "is: remove flatten",
+            )
+        elif spec.flatten is not None and not top:
+            yield Violation(
+                where,
+                "flatten-not-applicable",
+                f"flatten = {spec.flatten!r} is set on a field inside another object or list, where the outer "
+                "field decides how it is flattened: set flatten on the top-level field of the group instead",
+            )
+        if spec.fields:
+            yield from _flatten_options(spec.fields, where, top=False)
+        if spec.item is not None:
+            yield from _flatten_options({"item": spec.item}, where, top=False)
 
 
 def _unique(keys: list[FlatKey], found: list[Violation]) -> Iterator[FlatKey]:

@@ -14,6 +14,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cdp_poc_studio.domain.limits import RESERVED_EXTENSION_KEYS
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.domain.schema_file import SchemaFileError, load_schema
 from cdp_poc_studio.generator.settings import GeneratorSettings
@@ -25,6 +26,8 @@ SCENARIO_VERSION = 1
 FRIENDLY_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 # A wire path in a guest: an attribute (`firstName`) or a key of an extension group (`ext.loyaltyTier`).
 WIRE_PATH = re.compile(r"^(?:(ext[1-5]?)\.)?([a-z][A-Za-z0-9]*)$")
+# Guest attributes CDP sets itself (facts §3.4): a value mapped there is dropped or refused.
+READ_ONLY_GUEST_ATTRIBUTES = frozenset({"ref", "href", "createdAt", "modifiedAt"})
 
 
 class _Section(BaseModel):
@@ -57,6 +60,18 @@ class IntegrationSpec(_Section):
         if not value:
             raise ValueError('pull back at least one way: ["rest"], ["export"] or both')
         return sorted(set(value), key=value.index)
+
+
+def _not_reserved(target: str) -> None:
+    """A mapping target CDP keeps for itself is refused, saying why (docs/verification.md, metadata)."""
+    group, _, key = target.rpartition(".")
+    if group and key in RESERVED_EXTENSION_KEYS:
+        raise ValueError(
+            f"{target!r}: {key!r} is the extension's own envelope (name, key, ref, links, timestamps), not a data "
+            "key; CDP would overwrite it or drop the value on read-back: choose another key"
+        )
+    if not group and key in READ_ONLY_GUEST_ATTRIBUTES:
+        raise ValueError(f"{target!r} is set by CDP (read-only, facts §3.4): map to another attribute")
 
 
 def _not_a_guest_field(value: str) -> str:
@@ -94,6 +109,7 @@ class MappingRule(_Section):
                 raise ValueError("a rule takes either source (a generated field) or column and transforms (a sample)")
             if not WIRE_PATH.match(self.target):
                 raise ValueError(_not_a_guest_field(self.target))
+            _not_reserved(self.target)
             return self
         if self.column is None and not any(t.op == "constant" for t in self.transforms):
             raise ValueError('a rule needs source = "<generated field>", or column = "<sample column>" '

@@ -94,3 +94,15 @@ def test_a_failed_save_keeps_the_old_file(tmp_path: Path) -> None:
 def test_bundled_scenarios_load(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.resolved_schema(path.parent) is not None
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [("ext.name", "envelope"), ("ext2.createdAt", "envelope"), ("ref", "read-only"), ("modifiedAt", "read-only")],
+)
+def test_mapping_to_reserved_names_is_refused(target: str, problem: str) -> None:
+    text = f'scenario_version = 1\nname = "x"\n[[mapping]]\nsource = "firstName"\ntarget = "{target}"\n'
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text)
+    assert problem in str(caught.value)
+    assert "mapping" in str(caught.value)

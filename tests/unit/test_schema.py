@@ -98,3 +98,35 @@ def test_batch_order_extension_limit_is_50() -> None:
     schema = ExtensionSchema(order={"ext": fields})
     assert [v.rule for v in check_schema(schema, api="batch")] == ["extension-key-count"]
     assert check_schema(schema, api="rest") == []
+
+
+@pytest.mark.parametrize("name", ["name", "key", "ref", "href", "createdAt", "modifiedAt", "guest", "orderItem"])
+def test_names_of_the_extension_envelope_are_refused_with_path_and_reason(name: str) -> None:
+    schema = ExtensionSchema(order_item={"ext": {name: _spec(kind="bool")}})
+    (violation,) = check_schema(schema)
+    assert (violation.rule, violation.path) == ("extension-key-reserved", f"order_item.ext.{name}")
+    assert "overwrite it or vanish on read-back" in violation.message
+
+
+def test_a_flattened_key_that_becomes_reserved_is_refused_too() -> None:
+    created = _spec(kind="object", fields={"at": _spec(kind="const", value="x")})
+    (violation,) = check_schema(ExtensionSchema(guest={"ext": {"created": created}}))
+    assert (violation.rule, violation.path) == ("extension-key-reserved", "guest.ext.created.at")
+
+
+def test_a_flatten_option_is_honoured_or_refused_never_ignored() -> None:
+    inner = _spec(kind="list", item=_spec(kind="bool"), flatten="json")
+    nested = _spec(kind="object", fields={"tags": inner, "city": _spec(kind="const", value="x", flatten="json")})
+    violations = check_schema(ExtensionSchema(guest={"ext": {"address": nested}}))
+    assert {(v.rule, v.path) for v in violations} == {
+        ("flatten-not-applicable", "guest.ext.address.tags"),
+        ("flatten-not-applicable", "guest.ext.address.city"),
+    }
+    assert all("flatten" in v.message for v in violations)
+
+
+def test_order_extension_limits_follow_the_api() -> None:
+    fields = {f"k{i}": _spec(kind="bool") for i in range(60)}
+    schema = ExtensionSchema(order={"ext": fields}, order_item={"ext": dict(fields)})
+    assert check_schema(schema, api="rest") == []  # REST allows 100 (facts §5.7)
+    assert [v.path for v in check_schema(schema, api="batch")] == ["order.ext", "order_item.ext"]
