@@ -582,3 +582,12 @@ def _default_db() -> Path:
 
 def main() -> None:
     cli()
+
+
+def _register_handoff_commands() -> None:
+    from cdp_poc_studio.cli.handoff import handoff_command
+
+    cli.add_command(handoff_command)
+
+
+_register_handoff_commands()
