@@ -205,3 +205,48 @@ def test_many_refusals_never_500(api: SandboxApi) -> None:
         thread.join()
     assert len(results) == len(probes)
     assert all(400 <= status < 500 for status in results), results
+
+
+def test_cli_config_keeps_the_certificate_beside_the_database(tmp_path: Path) -> None:
+    from cdp_poc_studio.sandbox.cli_support import build_config
+
+    config = build_config(
+        host="127.0.0.1",
+        port=0,
+        db_path=str(tmp_path / "data" / "sandbox.db"),
+        client_key=None,
+        api_token=None,
+        oauth_client_id=None,
+        oauth_client_secret=None,
+        snapshot="immediate",
+        faults=(),
+        seed=None,
+        tls=True,
+    )
+    assert config.tls_dir == tmp_path / "data"
+    assert (
+        build_config(
+            host="127.0.0.1",
+            port=0,
+            db_path=str(tmp_path / "x.db"),
+            client_key=None,
+            api_token=None,
+            oauth_client_id=None,
+            oauth_client_secret=None,
+            snapshot="immediate",
+            faults=(),
+            seed=None,
+        ).tls_dir
+        is None
+    )
+
+
+def test_admin_token_made_for_a_sandbox_beyond_loopback_is_owner_only(tmp_path: Path) -> None:
+    from cdp_poc_studio.sandbox.server import _admin_token_file
+
+    config = SandboxConfig(host="0.0.0.0", db_path=str(tmp_path / "sandbox.db"))  # never bound in this test
+    path = _admin_token_file(config)
+    token = path.read_text()
+    assert len(token) >= 24
+    assert path.stat().st_mode & 0o077 == 0
+    assert _admin_token_file(config).read_text() == token  # made once, kept
