@@ -9,7 +9,7 @@ updates its stage's row as it is (the `report` stage shares the `verify` row).
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +58,16 @@ class StageView:
     rate: float | None = None
     eta: float | None = None
     message: str = ""
+    # HTTP errors seen while this stage ran, by status ("no answer" when there was none): retried by the client,
+    # so they are not rejected records, but the user should see that the stage is fighting them.
+    http_errors: Counter[str] = field(default_factory=Counter)
+
+    def http_error_text(self) -> str:
+        if not self.http_errors:
+            return ""
+        total = sum(self.http_errors.values())
+        kinds = ", ".join(f"{status} ×{count:,}" for status, count in self.http_errors.most_common(3))
+        return f"{total:,} HTTP errors retried ({kinds})"
 
     @property
     def label(self) -> str:
@@ -67,7 +77,7 @@ class StageView:
         if self.status == "pending":
             return "not started"
         if self.status in ("skipped", "waiting", "cancelled", "failed") and not self.done:
-            return self.message or self.status
+            return " · ".join(filter(None, (self.message or self.status, self.http_error_text())))
         text = f"{self.done:,}" + (f" of {self.total:,}" if self.total else "") + f" {self.unit}"
         if self.rate:
             text += f" · {self.rate:,.0f}/s"
@@ -77,6 +87,8 @@ class StageView:
             text += f" · {self.errors:,} errors"
         if self.message:
             text += f" · {self.message}"
+        if self.http_errors:
+            text += f" · {self.http_error_text()}"
         return text
 
 
@@ -164,8 +176,11 @@ class RunController(QObject):
         self.error: str | None = None
         self.outcome: Literal["none", "running", "finished", "failed", "cancelled"] = "none"
         self.view = RunView()
+        # Every HTTP error of the current run, by status (the Errors tab's count beside the rejected records).
+        self.http_errors: Counter[str] = Counter()
         self._job: Job | None = None
         self._started = 0.0
+        self._started_wall = 0.0
         self._history: deque[tuple[float, str, int]] = deque(maxlen=int(RATE_WINDOW / SAMPLE_SECONDS) + 1)
         self._errors_since = 0
         self._reset_stages([])
@@ -337,8 +352,10 @@ class RunController(QObject):
         self.outcome = "running"
         self._reset_stages(self._enabled(scenario))
         self._started = time.monotonic()
+        self._started_wall = time.time()
         self._history.clear()
         self._errors_since = 0
+        self.http_errors = Counter()
         self.view.stages["generate"].status = "running"
         if folder is not None:
             self.folder_opened.emit(str(folder))
@@ -403,8 +420,19 @@ class RunController(QObject):
         self.stages_changed.emit()
 
     def _on_feed_received(self, entries: list[LoggedRequest]) -> None:
-        if self.outcome == "running":
-            self._errors_since += sum(1 for entry in entries if is_error(entry))
+        if self.outcome == "none":
+            return
+        # Entries of this run arrive up to a feed interval late: count them even after it ended.
+        errors = [entry for entry in entries if is_error(entry) and entry.started_at >= self._started_wall]
+        if not errors:
+            return
+        self._errors_since += len(errors)
+        active = next((s for s in self.view.stages.values() if s.status == "running"), None)
+        if active is not None:
+            for entry in errors:
+                active.http_errors[str(entry.status) if entry.status is not None else "no answer"] += 1
+        self.http_errors.update(str(e.status) if e.status is not None else "no answer" for e in errors)
+        self.stages_changed.emit()
 
     def _on_timer_timeout(self) -> None:
         now = time.monotonic()

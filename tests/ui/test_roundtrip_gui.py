@@ -143,7 +143,8 @@ def test_the_whole_loop_shows_what_the_pipeline_found(qtbot, make_window, scenar
     assert verify.verdict_label.text().startswith("PASSED")
     assert verify.validation_error() is None
     shown = verify.sources_label.text()
-    assert {s.source for s in pipeline.sources} == {"rest", "export"}
+    # The decisions source (the handoff's snippets run on each guest read back) joins REST and the export.
+    assert {s.source for s in pipeline.sources} - {"decisions"} == {"rest", "export"}
     for source in pipeline.sources:
         assert source.records_found == source.records_expected == 15
         assert (
@@ -171,12 +172,14 @@ def test_a_planted_mapping_fault_is_grouped_filterable_and_traced(qtbot, make_wi
     page = window.verify_page
     assert page.verdict_label.text().startswith("FAILED")
     assert "FAILED" in window.report_page.verdict_label.text()
-    missing = OUTCOME_LABELS[Outcome.FIELD_MISSING]
-    assert page.group_counts()[missing] == 2 * 12  # every guest, in the REST read-back and in the export
+    # The value arrived under another key of the same type: a mapping error, on every guest, in the REST
+    # read-back and in the export.
+    missing = OUTCOME_LABELS[Outcome.MAPPING_ERROR]
+    assert page.group_counts()[missing] == 2 * 12
     # The failures come first in the list, then what normalisation explains.
     assert page.groups.item(1).text() == f"{missing} (24)"
 
-    page.select_group(Outcome.FIELD_MISSING)
+    page.select_group(Outcome.MAPPING_ERROR)
     assert page.proxy.rowCount() == 24
     assert {page.proxy.row(r).path for r in range(page.proxy.rowCount())} == {"ext.loyaltyTier"}
     page.source_combo.setCurrentIndex(page.source_combo.findData("rest"))
@@ -186,7 +189,7 @@ def test_a_planted_mapping_fault_is_grouped_filterable_and_traced(qtbot, make_wi
     page.search_edit.clear()
     qtbot.keyClicks(page.search_edit, "no-such-thing")
     assert page.proxy.rowCount() == 0
-    assert page.shown_label.text() == f"0 of {page.model.rowCount()} shown"
+    assert page.shown_label.text() == f"0 of {page.model.rowCount()} field differences shown"
     page.search_edit.clear()
 
     # A record: its trace through every stage, and the nested value sent beside the one rebuilt.
@@ -340,7 +343,7 @@ def test_the_nightly_snapshot_wait_then_resume_now(qtbot, make_window) -> None:
     assert page.verdict_label.text().startswith("WAITING")
     assert "nightly snapshot" in (page.validation_error() or "")
     assert window.run.stage("export").status == "waiting"
-    assert [s.source for s in report.sources] == ["rest"]
+    assert [s.source for s in report.sources if s.source != "decisions"] == ["rest"]
 
     # Too early: resuming leaves it waiting.
     click(qtbot, page.resume_button)
@@ -355,7 +358,7 @@ def test_the_nightly_snapshot_wait_then_resume_now(qtbot, make_window) -> None:
     assert final is not None
     assert final.verdict == "passed"
     assert not page.waiting_frame.isVisible()
-    assert {s.source for s in saved_report(window).sources} == {"rest", "export"}
+    assert {s.source for s in saved_report(window).sources} - {"decisions"} == {"rest", "export"}
     assert page.verdict_label.text().startswith("PASSED")
 
 
@@ -442,3 +445,35 @@ def test_autoplay_of_an_unknown_scenario_exits_with_the_usage_code(qtbot, make_w
         player.start()
     assert finished.args == [EXIT_USAGE]
     assert "no scenario 'no_such_scenario'" in player.message
+
+
+def test_read_back_under_429_and_500_faults_shows_its_retries(qtbot, make_window) -> None:
+    """Issue 13 item 11: the read-back's row and the Errors tab say that CDP answers 429 and 500, as it happens."""
+    window = open_studio(qtbot, make_window, "travel_bookings", guests=30, load="batch", runner=TaskRunner())
+    document = window.document.scenario
+    window.document.replace(document.model_copy(update={
+        "integration": document.integration.model_copy(update={"pull_back": ["rest"]})}))  # fmt: skip
+    connect = window.connect_page
+    rules = ["status=429,retry_after=0,rate=0.3,path=/v2.1/guests*,method=GET",
+             "status=500,rate=0.2,path=/v2.1/guests*,method=GET"]  # fmt: skip
+    with qtbot.waitSignal(connect.faults_changed, timeout=10_000):
+        connect.apply_faults(rules)
+    window.go_to(4)
+    page = window.send_page
+    run = window.run
+    with qtbot.waitSignal(run.run_finished, timeout=120_000):
+        click(qtbot, page.send_button)
+    qtbot.waitUntil(lambda: not run.running, timeout=10_000)
+    window.request_feed.flush()
+    readback = run.stage("readback")
+    assert readback.http_errors["429"] > 0
+    assert readback.http_errors["500"] > 0
+    assert "HTTP errors retried (" in readback.detail()
+    assert "429 ×" in readback.detail()
+    qtbot.waitUntil(lambda: "HTTP)" in page.tabs.tabText(page.errors_tab_index), timeout=5_000)
+    total = sum(run.http_errors.values())
+    assert page.tabs.tabText(page.errors_tab_index) == f"Errors (0 records · {total:,} HTTP)"
+    assert "retried" in page.errors_note.text()
+    # The Verify page's progress rows are the same rows.
+    window.go_to(5)
+    assert "HTTP errors retried" in window.verify_page.stages.details["readback"].text()

@@ -77,6 +77,8 @@ class SendPage(Page):
         self._ledger_pending = False
         self._runs: list[RunSummary] = []
         self._failures: list[LedgerRecord] = []
+        self._failures_total = 0
+        self._rejected_text = "Records CDP rejected, with the batch log's code or the HTTP status."
 
         self.plan_label = QLabel()
         self.plan_label.setObjectName("sendPlan")
@@ -188,6 +190,7 @@ class SendPage(Page):
         run.run_finished.connect(self._on_run_finished)
         run.run_failed.connect(self._on_run_failed)
         run.run_cancelled.connect(self._on_run_cancelled)
+        run.stages_changed.connect(self._refresh_error_counts)
         context.sandbox.state_changed.connect(self._refresh_buttons)
         self._refresh_buttons()
 
@@ -299,6 +302,8 @@ class SendPage(Page):
             self.status_label.setText("Sending… Cancel stops within a second; the run can be resumed later.")
             self.files_table.setRowCount(0)
             self.errors_table.setRowCount(0)
+            self._failures_total = 0
+            self._rejected_text = "No record was rejected so far."
             self.trace_text.clear()
             self._ledger_timer.start()
         else:
@@ -370,6 +375,7 @@ class SendPage(Page):
             done = sum(1 for f in view.files if f.state.finished)
             self.files_note.setText(f"{done} of {len(view.files)} file(s) finished, as CDP reports them.")
         self._failures = view.failures
+        self._failures_total = view.failures_total
         self.errors_table.setRowCount(len(view.failures))
         for row, record in enumerate(view.failures):
             where = f"{record.file}:{record.line}" if record.file else "REST"
@@ -380,15 +386,28 @@ class SendPage(Page):
                 item.setToolTip(value)
                 self.errors_table.setItem(row, column, item)
         shown = len(view.failures)
-        self.errors_note.setText(
+        self._rejected_text = (
             f"{view.failures_total:,} record(s) rejected"
             + (f" (the first {shown:,} listed)" if shown < view.failures_total else "")
             + ". Select one for its trace."
             if view.failures_total
             else "No record was rejected."
         )
-        self.tabs.setTabText(self.errors_tab_index, f"Errors ({view.failures_total:,})")
+        self._refresh_error_counts()
         self.ledger_refreshed.emit()
+
+    def _refresh_error_counts(self, *_args: object) -> None:
+        """The Errors tab counts rejected records and, apart, the HTTP errors the client retried."""
+        http = sum(self.run.http_errors.values())
+        title = f"Errors ({self._failures_total:,})"
+        note = self._rejected_text
+        if http:
+            kinds = ", ".join(f"{status} ×{count:,}" for status, count in self.run.http_errors.most_common(4))
+            title = f"Errors ({self._failures_total:,} records · {http:,} HTTP)"
+            note += (f" {http:,} HTTP error(s) were answered and retried ({kinds}): they are not rejected records; "
+                     "the request console lists each call.")  # fmt: skip
+        self.tabs.setTabText(self.errors_tab_index, title)
+        self.errors_note.setText(note)
 
     def _on_error_selected(self) -> None:
         rows = self.errors_table.selectionModel().selectedRows()

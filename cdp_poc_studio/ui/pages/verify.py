@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -51,7 +52,9 @@ from cdp_poc_studio.ui.widgets.json_tree import JsonTree
 from cdp_poc_studio.ui.widgets.stage_progress import StageProgressPanel
 from cdp_poc_studio.workers.tasks import Report
 
-CHART_FIELDS = 15
+# Height of one field's bar in the field chart: every field gets one, and the chart scrolls.
+FIELD_BAR_PIXELS = 22
+SOURCE_NAMES = {"rest": "REST read-back", "export": "Audience export", "decisions": "Decisions (Personalize)"}
 VERDICT_STYLE = {
     "passed": "color: #2e7d32;",
     "failed": "color: #c62828;",
@@ -103,6 +106,11 @@ class VerifyPage(Page):
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         self.verdict_label.setFont(font)
+        self.verdict_label.setWordWrap(True)
+        # What the headline means in numbers: the thresholds, and differences that are not failures.
+        self.verdict_detail = QLabel()
+        self.verdict_detail.setObjectName("verdictDetail")
+        self.verdict_detail.setWordWrap(True)
         self.sources_label = QLabel()
         self.sources_label.setObjectName("sourceCounts")
         self.sources_label.setWordWrap(True)
@@ -115,9 +123,10 @@ class VerifyPage(Page):
         self.groups.currentRowChanged.connect(self._on_group_changed)
         self.source_combo = QComboBox()
         self.source_combo.setObjectName("sourceFilter")
-        self.source_combo.addItem("REST and export", None)
+        self.source_combo.addItem("Every source", None)
         self.source_combo.addItem("REST read-back", "rest")
         self.source_combo.addItem("Audience export", "export")
+        self.source_combo.addItem("Decisions (Personalize)", "decisions")
         self.source_combo.currentIndexChanged.connect(self._on_filters_changed)
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("differenceSearch")
@@ -197,9 +206,15 @@ class VerifyPage(Page):
         for view in (self.field_chart, self.cause_chart):
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
             view.setMinimumHeight(220)
+        # Every field has its bar: the chart grows with the fields and scrolls.
+        self.field_scroll = QScrollArea()
+        self.field_scroll.setObjectName("fieldChartScroll")
+        self.field_scroll.setWidgetResizable(True)
+        self.field_scroll.setWidget(self.field_chart)
+        self.chart_fields: list[str] = []
         charts = QWidget()
         charts_layout = QHBoxLayout(charts)
-        charts_layout.addWidget(self.field_chart, 3)
+        charts_layout.addWidget(self.field_scroll, 3)
         charts_layout.addWidget(self.cause_chart, 2)
 
         self.tabs = QTabWidget()
@@ -212,6 +227,7 @@ class VerifyPage(Page):
         layout.addWidget(self.waiting_frame)
         layout.addWidget(self.stages)
         layout.addWidget(self.verdict_label)
+        layout.addWidget(self.verdict_detail)
         layout.addWidget(self.sources_label)
         layout.addWidget(self.tabs, 1)
 
@@ -227,6 +243,7 @@ class VerifyPage(Page):
         self.report = None
         self.verdict_label.setText("Running… the results appear here when the round trip is complete.")
         self.verdict_label.setStyleSheet(VERDICT_STYLE["incomplete"])
+        self.verdict_detail.clear()
         self.sources_label.clear()
         self.waiting_frame.hide()
         self.status_changed.emit()
@@ -241,9 +258,10 @@ class VerifyPage(Page):
                    "incomplete": "INCOMPLETE"}[report.verdict]  # fmt: skip
         self.verdict_label.setText(f"{verdict} — {report.scenario_name}, run {report.run_id}")
         self.verdict_label.setStyleSheet(VERDICT_STYLE[report.verdict])
+        self.verdict_detail.setText(verdict_detail(report))
         lines = []
         for source in report.sources:
-            name = "REST read-back" if source.source == "rest" else "Audience export"
+            name = SOURCE_NAMES.get(source.source, source.source)
             extra = [
                 f"{n:,} {what}"
                 for n, what in (
@@ -313,6 +331,12 @@ class VerifyPage(Page):
             item.setData(Qt.ItemDataRole.UserRole, outcome.value)
             colour = "#c62828" if outcome.fails else ("#b35c00" if outcome.explained else "#2e7d32")
             item.setForeground(QColor(colour))
+            if outcome.explained:
+                item.setToolTip("Explained by CDP's own rules (retention, snapshot, delta): not a failure.")
+            elif outcome.passes:
+                item.setToolTip("Equal once normalised the way CDP stores the value: a pass.")
+            else:
+                item.setToolTip("A failure: counts against the thresholds.")
             self.groups.addItem(item)
         self.groups.setCurrentRow(0)
         self.groups.blockSignals(False)
@@ -346,7 +370,7 @@ class VerifyPage(Page):
         self._refresh_shown()
 
     def _refresh_shown(self) -> None:
-        self.shown_label.setText(f"{self.proxy.rowCount():,} of {self.model.rowCount():,} shown")
+        self.shown_label.setText(f"{self.proxy.rowCount():,} of {self.model.rowCount():,} field differences shown")
 
     # -- a record -----------------------------------------------------------------------------------------------
 
@@ -388,11 +412,12 @@ class VerifyPage(Page):
 
     def _show_charts(self, report: RunReport | None) -> None:
         field_chart = QChart()
-        field_chart.setTitle("Pass and fail by field")
+        field_chart.setTitle("Field values by field: passed, explained, failed (one value per record)")
         field_chart.setMargins(QMargins(2, 2, 2, 2))
         cause_chart = QChart()
-        cause_chart.setTitle("Differences by cause")
+        cause_chart.setTitle("Differences by cause, in field values (one per record and field)")
         cause_chart.setMargins(QMargins(2, 2, 2, 2))
+        self.chart_fields = []
         if report is not None and report.sources:
             totals: dict[str, list[int]] = {}
             for source in report.sources:
@@ -403,7 +428,7 @@ class VerifyPage(Page):
                     counts[2] += summary.failed
             # Fields with failures first, then the guest's own fields before its orders': where it went wrong.
             fields = sorted(totals.items(), key=lambda kv: (-kv[1][2], kv[0].startswith("orders."), kv[0]))
-            fields = fields[:CHART_FIELDS]
+            self.chart_fields = [path for path, _ in fields]
             fields.reverse()  # a horizontal bar chart draws its first category at the bottom
             sets = [QBarSet("passed"), QBarSet("explained by CDP's rules"), QBarSet("failed")]
             for bar_set, colour in zip(sets, ("#2e7d32", "#ef9a00", "#c62828"), strict=True):
@@ -415,7 +440,10 @@ class VerifyPage(Page):
             for bar_set in sets:
                 series.append(bar_set)
             field_chart.addSeries(series)
-            _axes(field_chart, series, [path for path, _ in fields])
+            field_chart.setTitle(
+                f"All {len(fields)} fields: values passed, explained or failed (one value per record; scroll for more)"
+            )
+            _axes(field_chart, series, [path for path, _ in fields], "field values (records)")
             causes: Counter[str] = Counter()
             for source in report.sources:
                 for outcome, count in source.outcome_totals.items():
@@ -431,10 +459,11 @@ class VerifyPage(Page):
                 cause_series.setBarWidth(0.6 if len(ordered) > 1 else 0.3)
                 cause_series.append(bar)
                 cause_chart.addSeries(cause_series)
-                _axes(cause_chart, cause_series, [label for label, _ in ordered])
+                _axes(cause_chart, cause_series, [label for label, _ in ordered], "field values")
                 cause_chart.legend().hide()
             else:
-                cause_chart.setTitle("Differences by cause: none, every field came back equal")
+                cause_chart.setTitle("Differences by cause: none, every field value came back equal")
+        self.field_chart.setMinimumHeight(max(220, 90 + FIELD_BAR_PIXELS * len(self.chart_fields)))
         for view, chart in ((self.field_chart, field_chart), (self.cause_chart, cause_chart)):
             previous = view.chart()
             view.setChart(chart)
@@ -462,11 +491,43 @@ class VerifyPage(Page):
         return None
 
 
-def _axes(chart: QChart, series: QHorizontalBarSeries | QHorizontalStackedBarSeries, labels: list[str]) -> None:
+def verdict_detail(report: RunReport) -> str:
+    """The headline in numbers: which thresholds decided it, and how many differences are not failures."""
+    parts: list[str] = []
+    met = [check for check in report.thresholds if check.passed]
+    missed = [check for check in report.thresholds if not check.passed]
+    if missed:
+        parts.append("Threshold not met: " + "; ".join(f"{c.name} {c.actual:g} (limit {c.limit:g})" for c in missed))
+    elif report.thresholds:
+        parts.append(f"All {len(met)} thresholds met: " + "; ".join(f"{c.name} {c.actual:g} (limit {c.limit:g})"
+                                                                      for c in met))  # fmt: skip
+    totals: Counter[str] = Counter()
+    for source in report.sources:
+        for outcome, count in source.outcome_totals.items():
+            if outcome.explained:
+                totals["explained"] += count
+            elif outcome.fails:
+                totals["failed"] += count
+    if totals["explained"]:
+        parts.append(f"{totals['explained']:,} field values differ for reasons of CDP's own (retention, snapshot, "
+                     "delta): explained, not failures")  # fmt: skip
+    if totals["failed"] and report.verdict == "passed":
+        parts.append(f"{totals['failed']:,} field values failed, within the thresholds")
+    elif totals["failed"]:
+        parts.append(f"{totals['failed']:,} field values failed")
+    elif report.sources:
+        parts.append("no field value failed")
+    return ". ".join(parts) + "." if parts else ""
+
+
+def _axes(
+    chart: QChart, series: QHorizontalBarSeries | QHorizontalStackedBarSeries, labels: list[str], counted: str
+) -> None:
     categories = QBarCategoryAxis()
     categories.append(labels)
     values = QValueAxis()
     values.setLabelFormat("%d")
+    values.setTitleText(counted)
     chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft)
     chart.addAxis(values, Qt.AlignmentFlag.AlignBottom)
     series.attachAxis(categories)
