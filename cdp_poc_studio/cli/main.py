@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -478,6 +479,50 @@ def demo_command(name: str, guests: int | None, runs_root: Path, output: str) ->
         pipeline = Pipeline.start(scenario, schema, runs_root, handle)
         report = _execute(pipeline, output)
     _finish(report, pipeline.folder.path, output)
+
+
+@cli.command("lookalike")
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--rows", type=click.IntRange(min=0), default=1000, show_default=True, help="Synthetic guests to add.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the proposed scenario (default: SCENARIO with -lookalike before .toml).",
+)
+def lookalike_command(scenario_path: Path, rows: int, out: Path | None) -> None:
+    """Propose an extension schema and generator settings from a scenario's [source] sample, so that `run` sends
+    the sample plus ROWS synthetic guests of the same shape. Edit the proposal in the studio's designer."""
+    from cdp_poc_studio.roundtrip.scenario import save_scenario
+    from cdp_poc_studio.roundtrip.source.lookalike import propose
+    from cdp_poc_studio.roundtrip.source.mapper import SAMPLE_ERRORS
+    from cdp_poc_studio.roundtrip.source.rows import open_mapping
+
+    scenario, schema = _load_scenario(scenario_path)
+    if scenario.source is None:
+        raise ConfigError(f"{scenario_path}: no [source] table; look-alike data grows from a sample of the customer's")
+    try:
+        proposed = propose(scenario, schema, open_mapping(scenario, schema), rows)
+    except SAMPLE_ERRORS as exc:
+        raise ConfigError(str(exc)) from None
+    target = out or scenario_path.with_name(f"{scenario_path.stem}-lookalike.toml")
+    # Saved beside the original, the sample keeps its name relative to the scenario's folder.
+    source = proposed.source
+    assert source is not None
+    relative = Path(os.path.relpath(source.file, target.resolve().parent)).as_posix()
+    proposed = proposed.model_copy(update={"source": source.model_copy(update={"file": relative})})
+    save_scenario(proposed, target)
+    kept = [
+        f"  {group}.{name}: {spec.kind}"
+        + (f" of {len(spec.choices or [])} sample values" if spec.kind == "choice" else "")
+        for group, fields in proposed.extensions.guest.items()
+        for name, spec in fields.items()
+    ]
+    locales = ", ".join(proposed.generator.locales)
+    click.echo(
+        f"Wrote {target}: the sample plus {rows:,} synthetic guests (locales {locales}).\n"
+        "Proposed extension fields (value sets carry sample values into synthetic rows; edit or drop them):\n"
+        + "\n".join(kept)
+    )
 
 
 @cli.command("resume")

@@ -116,7 +116,7 @@ def mapped_guests(scenario: Scenario, schema: ExtensionSchema) -> Iterator[Mappe
     if scenario.source is not None:
         from cdp_poc_studio.roundtrip.source.rows import open_mapping, valid_guests
 
-        guests: Iterator[GeneratedGuest] = valid_guests(open_mapping(scenario, schema))
+        guests: Iterator[GeneratedGuest] = valid_guests(scenario, open_mapping(scenario, schema))
     else:
         guests = Generator(scenario.generator, schema).guests()
     for guest in guests:
@@ -243,7 +243,7 @@ class Pipeline:
         assert self.scenario.source is not None
         counts = self._row_counts = RowCounts()
         log = self.folder.path / MAPPED_ROWS
-        yield from logged_guests(open_mapping(self.scenario, self.schema), log, counts)
+        yield from logged_guests(self.scenario, open_mapping(self.scenario, self.schema), log, counts)
         if counts.read != counts.mapped and self.scenario.source.invalid_rows == "stop":
             raise RowFindingsError(counts.problem(log))
 

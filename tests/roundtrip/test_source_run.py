@@ -133,3 +133,45 @@ def test_the_cli_runs_the_bundled_sample_and_refuses_a_missing_column(tmp_path: 
         "crm_customers.csv (line 1), column 'Surnam': no such column in the header; did you mean 'Surname'?"
         in result.stderr
     )
+
+
+def test_a_lookalike_proposal_sends_the_sample_plus_synthetic_guests_of_its_shape(
+    target: Target, tmp_path: Path
+) -> None:
+    from cdp_poc_studio.roundtrip.source.lookalike import propose
+    from cdp_poc_studio.roundtrip.source.rows import open_mapping
+
+    scenario, schema = crm_sample()
+    proposed = propose(scenario, schema, open_mapping(scenario, schema), 30)
+    fields = proposed.extensions.guest["ext"]
+    assert (fields["emailOptIn"].kind, fields["lifetimeValue"].kind, fields["lastVisit"].kind) == (
+        "bool", "float", "datetime",
+    )  # fmt: skip
+    assert fields["loyaltyTier"].choices == ["gold", "bronze", "silver"]  # a value set: the user may keep it
+    assert (fields["lifetimeValue"].min, fields["lifetimeValue"].max) == (0.0, 12500.0)
+    assert fields["interestList"].probability == 0.9  # one of ten customers has no interests
+    assert proposed.generator.locales[:2] == ["en_IE", "en_GB"]
+    pipeline, report = run(proposed, proposed.extensions, target, tmp_path)
+    assert report.verdict == "passed"
+    assert report.rows is not None
+    assert (report.rows.read, report.rows.verified) == (10, 10)
+    assert all(source.records_expected == 40 for source in report.sources)
+    with gzip.open(pipeline.folder.generated, "rb") as stream:
+        sent = [json.loads(line) for line in stream]
+    sample, synthetic = sent[:10], sent[10:]
+    assert len(synthetic) == 30
+    # Of the sample's shape: only the attributes it maps (no passports), its extension keys, no orders.
+    mapped_attributes = {r.target for r in scenario.mapping if "." not in r.target}
+    for line in synthetic:
+        assert set(line["guest"]) - {"guestType", "identifiers", "extensions"} <= mapped_attributes
+        assert line["orders"] == []
+    # No sample value is copied, except through the value sets (loyaltyTier, dataSource, the booleans).
+    attributes = {v for line in sample for k, v in line["guest"].items() if isinstance(v, str) and k != "guestType"}
+    extensions = {v for line in sample for v in line["nested"]["ext"].values() if isinstance(v, str)}
+    sample_values = attributes | extensions
+    value_sets = {"gold", "silver", "bronze", "crm_extract"}
+    for line in synthetic:
+        for key in ("firstName", "lastName", "email"):
+            assert line["guest"].get(key) not in sample_values
+        copied = {v for v in line["nested"]["ext"].values() if isinstance(v, str)} & sample_values
+        assert copied <= value_sets, copied

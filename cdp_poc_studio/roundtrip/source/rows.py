@@ -94,8 +94,8 @@ class RowCounts:
         )
 
 
-def logged_guests(mapping: SourceMapping, log: Path, counts: RowCounts) -> Iterator[GeneratedGuest]:
-    """The valid rows' guests, while every row goes to the mapped-rows log."""
+def logged_guests(scenario: Scenario, mapping: SourceMapping, log: Path, counts: RowCounts) -> Iterator[GeneratedGuest]:
+    """The valid rows' guests, while every row goes to the mapped-rows log; then any look-alike guests."""
     with gzip.open(log, "wb", compresslevel=1) as out:
         for row in mapping.rows():
             counts.add(row)
@@ -108,12 +108,22 @@ def logged_guests(mapping: SourceMapping, log: Path, counts: RowCounts) -> Itera
             out.write(orjson.dumps(line) + b"\n")
             if row.guest is not None:
                 yield row.guest
+    yield from _synthetic(scenario, mapping, counts.read + 1)
 
 
-def valid_guests(mapping: SourceMapping) -> Iterator[GeneratedGuest]:
+def valid_guests(scenario: Scenario, mapping: SourceMapping) -> Iterator[GeneratedGuest]:
+    last = 0
     for row in mapping.rows():
+        last = row.number
         if row.guest is not None:
             yield row.guest
+    yield from _synthetic(scenario, mapping, last + 1)
+
+
+def _synthetic(scenario: Scenario, mapping: SourceMapping, first_seq: int) -> Iterator[GeneratedGuest]:
+    from cdp_poc_studio.roundtrip.source.lookalike import synthetic_guests
+
+    return synthetic_guests(scenario, mapping.schema, first_seq)
 
 
 # ------------------------------------------------------------------------------------------------ the results
