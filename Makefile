@@ -1,8 +1,9 @@
 # The two commands of the README: `make demo` and `make test`. Both install what they need first.
+# `make check-fast` is the inner loop: every check and every test except the drills (tests/drills), in minutes.
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check install install-test
+.PHONY: demo test check check-fast install install-test
 
 demo: install
 	$(BIN)/cdp-poc-studio demo
@@ -12,6 +13,9 @@ test: install-test
 
 check:
 	bash scripts/check.sh
+
+check-fast:
+	bash scripts/check.sh -m "not drill"
 
 install:
 	bash scripts/bootstrap.sh

@@ -9,4 +9,11 @@ echo "== ruff"; ruff check .
 echo "== ruff format"; ruff format --check .
 echo "== mypy"; mypy cdp_poc_studio
 echo "== import-linter"; lint-imports
-echo "== pytest"; QT_QPA_PLATFORM=offscreen pytest "$@"
+echo "== pytest"
+# Exit code 5 means pytest collected nothing (a wrong path or marker): say so rather than fail without a word.
+status=0
+QT_QPA_PLATFORM=offscreen pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: check the paths and the -m/-k selection ($*)" >&2
+fi
+exit "$status"

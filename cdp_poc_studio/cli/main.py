@@ -15,10 +15,11 @@ from cdp_poc_studio import __version__
 
 if TYPE_CHECKING:
     from cdp_poc_studio.domain.schema import ExtensionSchema
-    from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+    from cdp_poc_studio.roundtrip.pipeline import Pipeline
     from cdp_poc_studio.roundtrip.report_model import RunReport
     from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
     from cdp_poc_studio.roundtrip.scenario import Scenario
+    from cdp_poc_studio.targets.target import Target
 
 
 class ConfigError(click.ClickException):
@@ -335,7 +336,7 @@ def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None)
     choice = target or ("sandbox" if scenario.target.kind == "sandbox" else f"profile:{scenario.target.profile}")
     try:
         if choice == "sandbox":
-            opened = sandbox_target(sandbox_db or str(default_sandbox_db()), scenario.target.snapshot)
+            opened = sandbox_target(sandbox_db or default_sandbox_db(), scenario.target.snapshot)
         elif choice.startswith("profile:"):
             opened = profile_target(choice.removeprefix("profile:"))
         else:
@@ -434,11 +435,6 @@ def run_command(
             pipeline = Pipeline.start(scenario, schema, runs_root, handle)
         except SAMPLE_ERRORS as exc:
             raise ConfigError(str(exc)) from None
-        state = pipeline.folder.load_state()
-        if handle.kind == "sandbox":
-            state.sandbox_db = sandbox_db or str(_default_db())
-            state.sandbox_snapshot = scenario.target.snapshot
-            pipeline.folder.save_state(state)
         report = _execute(pipeline, output)
     _finish(report, pipeline.folder.path, output)
 
@@ -555,7 +551,9 @@ def _reopen(state: RunState) -> Iterator[Target]:
     from cdp_poc_studio.targets.target import TargetError, reopen_target
 
     try:
-        with reopen_target(state) as handle:
+        reopened = reopen_target(state.target_kind, profile=state.profile, sandbox_db=state.sandbox_db,
+                                 sandbox_snapshot=state.sandbox_snapshot)  # fmt: skip
+        with reopened as handle:
             yield handle
     except (TargetError, SandboxStartError) as exc:
         raise ConfigError(str(exc)) from None
@@ -617,12 +615,6 @@ def cleanup_command(folder: Path, yes: bool) -> None:
             return
         guests, orders = execute_cleanup(plan, handle.connection.http)
         click.echo(f"Deleted {guests:,} guest(s) and {orders:,} order(s) left on their own.")
-
-
-def _default_db() -> Path:
-    from cdp_poc_studio.targets.target import default_sandbox_db
-
-    return default_sandbox_db()
 
 
 def main() -> None:

@@ -23,8 +23,7 @@ from typing import Any, Literal
 import orjson
 
 from cdp_poc_studio import __version__
-from cdp_poc_studio.cdp.batch import BatchSender, files_from_ledger, write_batch_files
-from cdp_poc_studio.cdp.connection import CdpConnection
+from cdp_poc_studio.cdp.batch import BatchSender, PollSettings, files_from_ledger, write_batch_files
 from cdp_poc_studio.cdp.exports import AudienceExportClient, iter_export_file
 from cdp_poc_studio.cdp.ledger import RecordState, RunLedger
 from cdp_poc_studio.cdp.readback import ReadBack
@@ -72,29 +71,13 @@ from cdp_poc_studio.roundtrip.verify import (
     returned_from_export,
     returned_from_rest,
 )
-from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.target import Target
 
 # Order fields an audience export row carries (the sandbox's choice, documented in its README; a real
 # tenant's export template decides its own).
 EXPORT_ORDER_FIELDS = ("referenceId", "orderedAt", "price", "currencyCode", "status", "channel", "pointOfSale")
 READBACK_WORKERS = 8
 TRACE_CAP = 200
-
-
-@dataclass
-class Target:
-    """Where the run goes: a connection, how to describe it, and the sandbox's admin API when it is one."""
-
-    connection: CdpConnection
-    description: str
-    kind: Literal["sandbox", "profile"]
-    profile: str | None = None
-    admin: SandboxAdmin | None = None
-    # Segments use the nightly snapshot: always on a real tenant, on the sandbox in nightly mode.
-    nightly_snapshot: bool = True
-
-    def now(self) -> datetime:
-        return self.admin.now() if self.admin is not None else datetime.now(UTC)
 
 
 class MappedGuest:
@@ -136,6 +119,7 @@ class Pipeline:
     target: Target
     progress: StageCallback | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
+    # Overrides the target's pace of batch status requests (tests poll the in-thread sandbox faster).
     batch_poll_seconds: float | None = None
 
     # ------------------------------------------------------------------------------------------------ driving
@@ -168,6 +152,8 @@ class Pipeline:
             target=target.description,
             target_kind=target.kind,
             profile=target.profile,
+            sandbox_db=target.sandbox_db,
+            sandbox_snapshot=target.sandbox_snapshot,
         )
         folder.save_state(state)
         return cls(as_run, schema, folder, target, **kwargs)
@@ -296,10 +282,9 @@ class Pipeline:
                     total=_total(self.scenario), progress=self.progress, cancel=self.cancel, stage="send",
                 )  # fmt: skip
             sender = BatchSender(http, ledger, progress=self.progress, cancel=self.cancel)
-            if self.batch_poll_seconds is not None:
-                from cdp_poc_studio.cdp.batch import PollSettings
-
-                sender.poll = PollSettings(initial=self.batch_poll_seconds, maximum=self.batch_poll_seconds)
+            poll = self.batch_poll_seconds if self.batch_poll_seconds is not None else self.target.batch_poll_seconds
+            if poll is not None:
+                sender.poll = PollSettings(initial=poll, maximum=poll)
             results = sender.send_all(files)
             failed = sum(r.failed_count for r in results)
             note = ", ".join(f"{r.status}" for r in results) + (f"; {failed} record(s) rejected" if failed else "")

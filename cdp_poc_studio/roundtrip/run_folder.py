@@ -23,9 +23,6 @@ from pydantic import BaseModel, ConfigDict
 
 from cdp_poc_studio.roundtrip.report_model import StageTiming
 
-STAGES = ("generate", "send", "readback", "export", "verify", "report")
-Stage = Literal["generate", "send", "readback", "export", "verify", "report"]
-
 
 class RunState(BaseModel):
     model_config = ConfigDict(extra="forbid")

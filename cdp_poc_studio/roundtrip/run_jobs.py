@@ -14,14 +14,14 @@ import orjson
 
 from cdp_poc_studio.cdp.ledger import BatchFileRow, LedgerRecord, RunLedger
 from cdp_poc_studio.cdp.rest_sender import PlannedRequest, plan_guest
-from cdp_poc_studio.domain.progress import CancelToken, ProgressCallback, ProgressReport
+from cdp_poc_studio.domain.progress import STAGES, CancelToken, ProgressCallback, ProgressReport
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.dryrun import dry_run_batch, dry_run_rest
 from cdp_poc_studio.roundtrip.generated import read_lines
 from cdp_poc_studio.roundtrip.pipeline import MappedGuest, mapped_guests
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
-from cdp_poc_studio.roundtrip.run_folder import STAGES, RunFolder, RunState
+from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.roundtrip.verify import rebuild_extensions
 

@@ -1,11 +1,13 @@
-"""The embedded sandbox's admin API (`/_sandbox/...`) as plain blocking calls: health, faults, clock, exports.
+"""The embedded sandbox's admin API (`/_sandbox/...`) as plain blocking calls: health, reset, faults, journal,
+clock, batch worker, exports.
 
-Qt-free, for the studio's jobs and the pipeline alike. A real tenant has no such API: exports are defined in
-its own UI there.
+Qt-free, the one client of that API: for the studio's jobs, the pipeline and the tests alike. A real tenant has no
+such API: exports are defined in its own UI there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +23,9 @@ class SandboxAdmin:
         self.base_url = base_url.rstrip("/")
         self._transport = transport
 
-    def _request(self, method: str, path: str, json: Any = None) -> Any:
+    def _request(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         with httpx.Client(base_url=self.base_url, timeout=120.0, transport=self._transport) as http:
-            response = http.request(method, f"/_sandbox{path}", json=json)
+            response = http.request(method, f"/_sandbox{path}", json=json, params=params)
         if response.status_code >= 400:
             try:
                 message = response.json().get("error", response.text)
@@ -36,12 +38,31 @@ class SandboxAdmin:
         result: dict[str, Any] = self._request("GET", "/health")
         return result
 
+    def reset(self) -> None:
+        """Forget every guest, order, batch and export; faults and the clock go back to their defaults."""
+        self._request("POST", "/reset")
+
     def faults(self) -> list[dict[str, Any]]:
+        """The fault rules in force, each with how often it has fired."""
         return list(self._request("GET", "/faults")["faults"])
 
-    def set_faults(self, specs: list[str]) -> list[dict[str, Any]]:
-        """Replace every rule with these compact specs (`status=503,rate=0.1`); raises SandboxAdminError."""
-        return list(self._request("PUT", "/faults", json={"faults": specs})["faults"])
+    def set_faults(self, specs: Sequence[str | dict[str, Any]], *, seed: int | None = None) -> list[dict[str, Any]]:
+        """Replace every rule with these (compact specs like `status=503,rate=0.1`, or rule objects); a `seed`
+        makes the random ones repeatable. Raises SandboxAdminError."""
+        body: dict[str, Any] = {"faults": list(specs)}
+        if seed is not None:
+            body["seed"] = seed
+        return list(self._request("PUT", "/faults", json=body)["faults"])
+
+    def clear_faults(self) -> None:
+        self._request("DELETE", "/faults")
+
+    def clear_journal(self) -> None:
+        self._request("DELETE", "/journal")
+
+    def journal(self, prefix: str | None = None) -> list[dict[str, Any]]:
+        """What the sandbox did with each request (optionally only paths starting with `prefix`)."""
+        return list(self._request("GET", "/journal", params={"prefix": prefix} if prefix else None)["entries"])
 
     def now(self) -> datetime:
         """The sandbox's clock, which judges the nightly snapshot (tests and demos can move it)."""
@@ -49,6 +70,9 @@ class SandboxAdmin:
 
     def set_clock(self, now: datetime) -> None:
         self._request("POST", "/clock", json={"now": now.isoformat().replace("+00:00", "Z")})
+
+    def advance_clock(self, seconds: float) -> None:
+        self._request("POST", "/clock", json={"advanceSeconds": seconds})
 
     def put_export(self, definition: dict[str, Any]) -> dict[str, Any]:
         """Create the export definition, or update the one with the same friendlyId."""
@@ -67,7 +91,15 @@ class SandboxAdmin:
         return result
 
     def drain_batches(self, timeout: float = 60.0) -> None:
-        self._request("POST", f"/batches/drain?timeout={timeout:g}")
+        """Wait until the batch worker has processed every uploaded file."""
+        self._request("POST", "/batches/drain", params={"timeout": timeout})
+
+    def hold_batches(self) -> None:
+        """Keep uploaded files unprocessed until released or drained (to watch a batch in `processing`)."""
+        self._request("POST", "/batches/hold")
+
+    def release_batches(self) -> None:
+        self._request("POST", "/batches/release")
 
 
 def describe_fault(rule: dict[str, Any]) -> str:

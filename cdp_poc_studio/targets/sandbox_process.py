@@ -24,6 +24,13 @@ CERTIFICATE_LINE = re.compile(r"^CDP sandbox certificate[^:]*: (.+)$")
 SnapshotMode = Literal["immediate", "nightly"]
 
 
+def default_sandbox_db() -> str:
+    """The sandbox database the studio, `run` and `cdp-poc-studio sandbox` share (the sandbox's own default)."""
+    from cdp_poc_studio.sandbox.cli_support import default_db_path
+
+    return default_db_path()
+
+
 class SandboxStartError(RuntimeError):
     """The sandbox did not come up: the message carries the last lines it wrote."""
 

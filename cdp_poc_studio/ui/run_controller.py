@@ -8,6 +8,7 @@ updates its stage's row as it is (the `report` stage shares the `verify` row).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -17,18 +18,16 @@ from typing import Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from cdp_poc_studio.cdp.connection import CdpConnection
-from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import LoggedRequest
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.progress import STAGE_LABELS, CancelToken, Stage, StageEvent, StageState, Unit
 from cdp_poc_studio.domain.schema import ExtensionSchema
-from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
 from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
 from cdp_poc_studio.roundtrip.source.rows import resolve_source
-from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from cdp_poc_studio.targets.target import TargetError, TargetPlan, profile_plan, sandbox_plan
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.qmodels.request_table import is_error
 from cdp_poc_studio.workers.request_feed import RequestFeed
@@ -100,32 +99,6 @@ def _duration(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes} min {seconds:02d} s"
     return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-@dataclass
-class TargetPlan:
-    """Everything the job needs to open the target on its own thread (built on the UI thread)."""
-
-    profile: ConnectionProfile
-    credentials: Credentials
-    description: str
-    kind: Literal["sandbox", "profile"]
-    profile_name: str | None = None
-    admin_url: str | None = None
-    nightly: bool = True
-    sandbox_db: str | None = None
-    sandbox_snapshot: Literal["immediate", "nightly"] | None = None
-    batch_poll_seconds: float | None = None
-
-    def open(self, connection: CdpConnection) -> Target:
-        return Target(
-            connection,
-            self.description,
-            self.kind,
-            profile=self.profile_name,
-            admin=SandboxAdmin(self.admin_url) if self.admin_url else None,
-            nightly_snapshot=self.nightly,
-        )
 
 
 @dataclass
@@ -222,38 +195,26 @@ class RunController(QObject):
             if sandbox.state != "running" or not sandbox.base_url:
                 return "start the embedded sandbox on the Connect page"
             options = sandbox.options
-            return TargetPlan(
-                ConnectionProfile.sandbox(sandbox.base_url),
-                Credentials.of(
-                    options.client_key, options.api_token, options.oauth_client_id, options.oauth_client_secret
-                ),
-                f"embedded sandbox at {sandbox.base_url} ({options.snapshot} snapshot)",
-                "sandbox",
-                admin_url=sandbox.base_url,
-                nightly=options.snapshot == "nightly",
-                sandbox_db=options.db_path,
-                sandbox_snapshot=options.snapshot,
-                batch_poll_seconds=context.batch_poll_seconds if context.batch_poll_seconds is not None else 0.5,
+            credentials = Credentials.of(
+                options.client_key, options.api_token, options.oauth_client_id, options.oauth_client_secret
             )
-        name = scenario.target.profile or ""
-        saved = context.settings.profile(name)
-        if saved is None:
-            return f"the tenant profile {name!r} is not set up on this computer: create it on the Connect page"
-        try:
-            profile = saved.connection_profile()
-        except ValueError:
-            return f"the tenant profile {name!r} has no URL: enter it on the Connect page"
-        credentials = context.secrets.credentials(saved)
-        if not credentials.has_basic:
-            return f"the tenant profile {name!r} needs its client key and API token (Connect page)"
-        return TargetPlan(
-            profile,
-            credentials,
-            f"CDP tenant {name!r} at {profile.api_base_url}",
-            "profile",
-            profile_name=name,
-            batch_poll_seconds=context.batch_poll_seconds,
-        )
+            plan = sandbox_plan(sandbox.base_url, db=options.db_path, snapshot=options.snapshot,
+                                credentials=credentials)  # fmt: skip
+        else:
+            name = scenario.target.profile or ""
+            saved = context.settings.profile(name)
+            if saved is None:
+                return f"the tenant profile {name!r} is not set up on this computer: create it on the Connect page"
+            credentials = context.secrets.credentials(saved)
+            if not credentials.has_basic:
+                return f"the tenant profile {name!r} needs its client key and API token (Connect page)"
+            try:
+                plan = profile_plan(saved, credentials)
+            except TargetError as exc:
+                return str(exc)
+        if context.batch_poll_seconds is not None:
+            plan = dataclasses.replace(plan, batch_poll_seconds=context.batch_poll_seconds)
+        return plan
 
     # -- starting and resuming --------------------------------------------------------------------------------
 
@@ -270,16 +231,9 @@ class RunController(QObject):
         log = self.context.request_log
 
         def body(report: Report, cancel: CancelToken) -> RunReport:
-            throttled = ProgressThrottle(report)
-            with CdpConnection(plan.profile, plan.credentials, request_log=log) as connection:
-                target = plan.open(connection)
-                pipeline = Pipeline.start(scenario, schema, runs_root, target, progress=throttled, cancel=cancel,
-                                          batch_poll_seconds=plan.batch_poll_seconds)  # fmt: skip
-                if plan.kind == "sandbox":
-                    state = pipeline.folder.load_state()
-                    state.sandbox_db = plan.sandbox_db
-                    state.sandbox_snapshot = plan.sandbox_snapshot
-                    pipeline.folder.save_state(state)
+            with plan.open(request_log=log) as target:
+                pipeline = Pipeline.start(scenario, schema, runs_root, target, progress=ProgressThrottle(report),
+                                          cancel=cancel)  # fmt: skip
                 self._folder_known.emit(str(pipeline.folder.path))
                 return pipeline.run()
 
@@ -307,12 +261,8 @@ class RunController(QObject):
         log = self.context.request_log
 
         def body(report: Report, cancel: CancelToken) -> RunReport:
-            throttled = ProgressThrottle(report)
-            with CdpConnection(plan.profile, plan.credentials, request_log=log) as connection:
-                target = plan.open(connection)
-                pipeline = Pipeline(scenario, schema, run, target, progress=throttled, cancel=cancel,
-                                    batch_poll_seconds=plan.batch_poll_seconds)  # fmt: skip
-                return pipeline.run()
+            with plan.open(request_log=log) as target:
+                return Pipeline(scenario, schema, run, target, progress=ProgressThrottle(report), cancel=cancel).run()
 
         self._begin(scenario, schema, folder)
         for name, timing in state.stages.items():

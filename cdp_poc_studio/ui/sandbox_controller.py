@@ -6,23 +6,15 @@ The sandbox's own credentials are fixed and local (it only listens on loopback);
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 from PySide6.QtCore import QObject, Signal
 
 from cdp_poc_studio.domain.progress import CancelToken
-from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode
+from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode, default_sandbox_db
 from cdp_poc_studio.workers.tasks import Report, TaskRunner
 
 State = Literal["stopped", "starting", "running", "stopping", "failed"]
-
-
-def default_db_path() -> str:
-    from platformdirs import user_data_dir
-
-    # The same file as `cdp-poc-studio sandbox` and `run` use, so the studio and the command line share one sandbox.
-    return str(Path(user_data_dir("cdp-poc-studio")) / "sandbox.db")
 
 
 class SandboxController(QObject):
@@ -44,7 +36,7 @@ class SandboxController(QObject):
     ) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.options = options or SandboxOptions(db_path=default_db_path())
+        self.options = options or SandboxOptions(db_path=default_sandbox_db())
         self._factory = process_factory
         self._process: Any = None
         self.state: State = "stopped"

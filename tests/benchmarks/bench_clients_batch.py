@@ -20,8 +20,8 @@ from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
 from cdp_poc_studio.domain.progress import StageEvent
 from cdp_poc_studio.domain.schema_file import load_schema
-from tests.benchmarks.conftest import report
-from tests.cdp.conftest import SCHEMA_PATH, make_generator
+from tests.helpers.data import SCHEMA_PATH, make_generator
+from tests.helpers.figures import report
 from tests.helpers.sandbox_support import sandbox_process
 
 GUESTS = int(os.environ.get("BENCH_BATCH_GUESTS", "1000000"))

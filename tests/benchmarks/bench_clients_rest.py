@@ -18,9 +18,10 @@ from cdp_poc_studio.cdp.rest_sender import RestSender, RestSettings, extension_b
 from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
 from cdp_poc_studio.domain.schema_file import load_schema
 from cdp_poc_studio.generator.records import GeneratedGuest
-from tests.benchmarks.conftest import report
-from tests.cdp.conftest import SCHEMA_PATH, make_generator
-from tests.helpers.sandbox_support import Admin, sandbox_process
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from tests.helpers.data import SCHEMA_PATH, make_generator
+from tests.helpers.figures import report
+from tests.helpers.sandbox_support import sandbox_process
 
 LATENCY_MS = 50
 
@@ -40,10 +41,10 @@ def test_latency_bound_rest_rates() -> None:
     schema = load_schema(SCHEMA_PATH)
     rows: list[tuple[str, str]] = []
     with sandbox_process() as base_url:
-        admin = Admin(base_url)
+        admin = SandboxAdmin(base_url)
         for concurrency in (8, 16, 32):
             admin.reset()
-            admin.faults(f"latency={LATENCY_MS}ms")
+            admin.set_faults([f"latency={LATENCY_MS}ms"])
             # About 12 s of work at the ideal rate, whatever the concurrency.
             guests = list(make_generator(concurrency * 40, schema, seed=concurrency).guests())
             requests, wall, cpu = send(base_url, guests, concurrency)
@@ -61,7 +62,6 @@ def test_latency_bound_rest_rates() -> None:
                     "of what the sandbox allows",
                 )
             )
-        admin.close()
     report(f"REST sender, {LATENCY_MS} ms injected latency (sandbox in its own process)", rows)
 
 
@@ -109,7 +109,7 @@ def test_loopback_rest_against_a_sequential_httpx_loop() -> None:
     guests = list(make_generator(300, schema, seed=3).guests())
     rows: list[tuple[str, str]] = []
     with sandbox_process() as base_url:
-        admin = Admin(base_url)
+        admin = SandboxAdmin(base_url)
         baseline: list[float] = []
         ours: dict[int, list[float]] = {4: [], 8: [], 16: []}
         for _round in range(2):
@@ -136,7 +136,6 @@ def test_loopback_rest_against_a_sequential_httpx_loop() -> None:
                         f"{requests / wall:5.0f} req/s, client CPU {cpu / requests * 1000:.2f} ms/req",
                     )
                 )
-        admin.close()
     best = max(ours, key=lambda c: sum(ours[c]))
     base = sum(baseline) / len(baseline)
     rows.append(

@@ -6,7 +6,7 @@ from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.scenario import load_scenario
 from cdp_poc_studio.targets.target import sandbox_target
-from tests.benchmarks.conftest import report
+from tests.helpers.figures import report
 
 GUESTS = 10_000
 

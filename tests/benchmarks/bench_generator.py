@@ -13,7 +13,7 @@ from cdp_poc_studio.cdp.batchfile import BatchFileWriter
 from cdp_poc_studio.domain.schema_file import load_schema
 from cdp_poc_studio.generator.records import Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
-from tests.benchmarks.conftest import report
+from tests.helpers.figures import report
 
 SCHEMA = Path(__file__).parents[2] / "cdp_poc_studio" / "resources" / "schemas" / "retail_loyalty.toml"
 

@@ -21,7 +21,7 @@ from cdp_poc_studio.app import create_main_window
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.workers.tasks import TaskRunner
-from tests.benchmarks.conftest import report
+from tests.helpers.figures import report
 
 GUESTS = int(os.environ.get("BENCH_GUESTS", "100000"))
 HEARTBEAT_MS = 10

@@ -11,7 +11,7 @@ from cdp_poc_studio.resources import SCHEMAS
 from cdp_poc_studio.roundtrip.generated import guest_key
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.verify import Expected, Returned, SourceRules, compare, guest_fields
-from tests.benchmarks.conftest import report
+from tests.helpers.figures import report
 
 COUNT = 1_000_000
 DISTINCT = 50_000

@@ -12,15 +12,15 @@ from cdp_poc_studio.cdp.ledger import BatchFileState, RecordKind, RecordState, R
 from cdp_poc_studio.domain.errors import BatchCorrupted
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.sandbox.server import SandboxServer
-from tests.cdp.conftest import make_generator
-from tests.helpers.sandbox_support import Admin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from tests.helpers.data import make_generator
 from tests.helpers.verify_support import check_store
 
 POLL = PollSettings(initial=0.05, maximum=0.3, timeout=60)
 
 
 def test_batch_success_end_to_end(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(40, schema).guests())
     ledger = RunLedger(tmp_path / "ledger.sqlite")
@@ -70,9 +70,9 @@ def test_batch_failed_records_are_mapped_back_to_the_generated_record(
 
 
 def test_corrupted_upload_raises_and_is_recorded(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
-    admin.faults("corrupt_upload,count=1")
+    admin.set_faults(["corrupt_upload,count=1"])
     ledger = RunLedger(tmp_path / "ledger.sqlite")
     files = write_batch_files(make_generator(5, schema).guests(), tmp_path / "files", ledger)
     with pytest.raises(BatchCorrupted) as info:
@@ -92,9 +92,9 @@ def test_corrupted_upload_raises_and_is_recorded(
 
 
 def test_expired_upload_url_is_recovered_with_a_new_allocation(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
-    admin.faults("expire_upload,count=1")
+    admin.set_faults(["expire_upload,count=1"])
     guests = list(make_generator(5, schema).guests())
     ledger = RunLedger(tmp_path / "ledger.sqlite")
     files = write_batch_files(guests, tmp_path / "files", ledger)
@@ -110,7 +110,7 @@ def test_expired_upload_url_is_recovered_with_a_new_allocation(
 
 
 def test_upload_url_expired_by_the_clock_is_recovered(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     files = write_batch_files(make_generator(3, schema).guests(), tmp_path / "files")
     client = BatchClient(connection.http)
@@ -123,7 +123,7 @@ def test_upload_url_expired_by_the_clock_is_recovered(
 
 
 def test_resume_picks_up_an_uploaded_batch_without_uploading_again(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     ledger = RunLedger(tmp_path / "ledger.sqlite")
     files = write_batch_files(make_generator(5, schema).guests(), tmp_path / "files", ledger)
@@ -136,8 +136,8 @@ def test_resume_picks_up_an_uploaded_batch_without_uploading_again(
     allocation = client.allocate(batch_ref, file.md5_hex, file.size)
     client.upload(allocation.upload_url, file.path, file.content_md5, file.size)
     ledger.batch_state(file.path.name, batch_ref, BatchFileState.UPLOADED)
-    admin.http.post("/batches/release")
-    admin.http.delete("/journal")
+    admin.release_batches()
+    admin.clear_journal()
     [result] = BatchSender(connection.http, ledger, poll=POLL).send_all(files)
     assert (result.status, result.batch_ref) == ("success", batch_ref)
     assert not [e for e in admin.journal() if e["method"] == "PUT"]
@@ -145,7 +145,7 @@ def test_resume_picks_up_an_uploaded_batch_without_uploading_again(
 
 
 def test_cancel_while_polling_stops_quickly_and_resume_does_not_upload_again(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     import threading
     import time
@@ -165,8 +165,8 @@ def test_cancel_while_polling_stops_quickly_and_resume_does_not_upload_again(
     assert row is not None
     assert row.state is BatchFileState.UPLOADED
     assert ledger.counts()[RecordState.SENT] == ledger.total()
-    admin.http.post("/batches/release")
-    admin.http.delete("/journal")
+    admin.release_batches()
+    admin.clear_journal()
     [result] = BatchSender(connection.http, ledger, poll=POLL).send_all(files)
     assert (result.status, result.batch_ref) == ("success", row.batch_ref)
     assert not [e for e in admin.journal() if e["method"] == "PUT"]

@@ -27,7 +27,7 @@ from cdp_poc_studio.cdp.retry import RetrySettings
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.errors import BatchCorrupted, BatchFailed
 from cdp_poc_studio.domain.progress import StageEvent
-from tests.cdp.conftest import make_generator
+from tests.helpers.data import make_generator
 
 BASE = "https://api-engage-eu.sitecorecloud.io"
 S3 = "https://sitecore-batch-service-production-eu-west-1.s3.eu-west-1.amazonaws.com"

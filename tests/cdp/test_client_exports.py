@@ -23,8 +23,8 @@ from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.errors import CdpAuthError, CdpNotFound, PresignedUrlExpired
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.sandbox.server import SandboxServer
-from tests.cdp.conftest import make_generator
-from tests.helpers.sandbox_support import Admin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from tests.helpers.data import make_generator
 
 
 def guest_refs(connection: CdpConnection, guests: list) -> set[str]:  # type: ignore[type-arg]
@@ -33,12 +33,12 @@ def guest_refs(connection: CdpConnection, guests: list) -> set[str]:  # type: ig
 
 
 def test_full_json_export_is_listed_downloaded_and_parsed(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(12, schema, orders_per_guest="fixed:0").guests())
     RestSender(connection.http).send(guests)
     refs = guest_refs(connection, guests)
-    admin.create_export({"friendlyId": "all_guests", "attributes": ["email", "firstName"]})
+    admin.put_export({"friendlyId": "all_guests", "attributes": ["email", "firstName"]})
     report = admin.run_export("all_guests")
 
     client = AudienceExportClient(connection.http)
@@ -69,11 +69,11 @@ def test_full_json_export_is_listed_downloaded_and_parsed(
 
 
 def test_csv_export_with_pipe_separator(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(5, schema, orders_per_guest="fixed:0").guests())
     RestSender(connection.http).send(guests)
-    admin.create_export(
+    admin.put_export(
         {
             "friendlyId": "csv_pipe",
             "format": "CSV",
@@ -92,11 +92,11 @@ def test_csv_export_with_pipe_separator(
 
 
 def test_delta_export_lists_added_and_removed_files(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(6, schema, orders_per_guest="fixed:0").guests())
     RestSender(connection.http).send(guests[:4])
-    admin.create_export(
+    admin.put_export(
         {
             "friendlyId": "delta_members",
             "definitionType": "DELTA",
@@ -124,10 +124,10 @@ def test_delta_export_lists_added_and_removed_files(
 
 
 def test_expired_export_url_raises_a_typed_error(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     RestSender(connection.http).send(list(make_generator(2, schema, orders_per_guest="fixed:0").guests()))
-    admin.create_export({"friendlyId": "soon_gone"})
+    admin.put_export({"friendlyId": "soon_gone"})
     admin.run_export("soon_gone")
     client = AudienceExportClient(connection.http)
     listing = client.latest_export("soon_gone")

@@ -1,4 +1,5 @@
-"""Reliability: the fault drill, a run killed with SIGKILL and resumed, and a scan for leaked secrets."""
+"""Reliability: a run killed with SIGKILL and resumed, and a scan for leaked secrets (the fault drills are in
+tests/drills)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -27,67 +27,13 @@ from cdp_poc_studio.domain.errors import CdpAuthError, CdpError, PresignedUrlExp
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
-from tests.cdp.conftest import FAST_RETRY, ROOT, SCHEMA_PATH, make_generator
-from tests.helpers.sandbox_support import Admin, sandbox_process
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from tests.helpers.data import FAST_RETRY, ROOT, SCHEMA_PATH, make_generator
 from tests.helpers.verify_support import check_store
-
-
-def drill_faults(seed: int = 11) -> list[dict[str, Any]]:
-    """10 % 5xx, 5 % 429, 2 % dropped connections (half before the server acts, half after: lost responses).
-
-    The sandbox applies the first rule that fires, so later rules get conditional rates that keep the
-    overall shares at the figures above."""
-    shares = [
-        ({"status": 500}, 0.05),
-        ({"status": 502}, 0.03),
-        ({"status": 503, "retry_after": 1}, 0.02),
-        ({"status": 429, "retry_after": 1}, 0.05),
-        ({"action": "drop", "phase": "before"}, 0.01),
-        ({"action": "drop", "phase": "after"}, 0.01),
-    ]
-    rules, left = [], 1.0
-    for rule, share in shares:
-        rules.append({**rule, "rate": round(share / left, 6)})
-        left -= share
-    return rules
-
-
-def run_drill(base_url: str, admin: Admin, schema: ExtensionSchema, guests_count: int, tmp_path: Path) -> None:
-    guests = list(make_generator(guests_count, schema, seed=5).guests())
-    admin.faults(*drill_faults(), seed=11)
-    ledger = RunLedger(tmp_path / "drill.sqlite")
-    with CdpConnection(ConnectionProfile.sandbox(base_url), _sandbox_credentials(), retry=FAST_RETRY) as conn:
-        result = RestSender(conn.http, ledger, RestSettings(concurrency=64)).send(guests, total=len(guests))
-    fired = {f"{r.get('action')}:{r.get('status')}:{r.get('phase')}": r["fired"] for r in admin.fault_rules()}
-    admin.clear_faults()
-    assert (result.guests_failed, result.orders_failed, result.failures) == (0, 0, [])
-    assert ledger.counts()[RecordState.DONE] == ledger.total()
-    assert all(n > 0 for n in fired.values()), fired
-    check_store(base_url, guests).assert_complete()
 
 
 def _sandbox_credentials() -> Credentials:
     return Credentials.of("sandbox-client-key", "sandbox-api-token", "sandbox-oauth-client", "sandbox-oauth-secret")
-
-
-def test_fault_drill_500_guests(schema: ExtensionSchema, tmp_path: Path) -> None:
-    # Its own sandbox process: the sender and the sandbox on separate cores, as in real use.
-    with sandbox_process() as base_url:
-        admin = Admin(base_url)
-        try:
-            run_drill(base_url, admin, schema, 500, tmp_path)
-        finally:
-            admin.close()
-
-
-@pytest.mark.slow
-def test_fault_drill_5000_guests(schema: ExtensionSchema, tmp_path: Path) -> None:
-    with sandbox_process() as base_url:
-        admin = Admin(base_url)
-        try:
-            run_drill(base_url, admin, schema, 5000, tmp_path)
-        finally:
-            admin.close()
 
 
 # -- SIGKILL halfway, then resume -----------------------------------------------------------------------------
@@ -113,11 +59,11 @@ print("finished", flush=True)
 
 
 def test_run_killed_with_sigkill_then_resumed_has_no_duplicates_and_no_gaps(
-    sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     count = 120
     ledger_path = tmp_path / "killed.sqlite"
-    admin.faults("latency=15ms")  # slow enough to kill it halfway
+    admin.set_faults(["latency=15ms"])  # slow enough to kill it halfway
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, sandbox.base_url, str(ledger_path), str(count), str(SCHEMA_PATH)],
         cwd=ROOT,
@@ -181,7 +127,7 @@ def test_secrets_never_appear_in_logs_ledger_errors_or_request_log(
     log_path = tmp_path / "requests.ndjson"
     errors: list[str] = []
     with SandboxServer(config) as server:
-        admin = Admin(server.base_url)
+        admin = SandboxAdmin(server.base_url)
         creds = Credentials.of(CLIENT_KEY, API_TOKEN, OAUTH_ID, OAUTH_SECRET)
         with CdpConnection(
             ConnectionProfile.sandbox(server.base_url), creds, request_log=RequestLog(path=log_path), retry=FAST_RETRY
@@ -195,7 +141,7 @@ def test_secrets_never_appear_in_logs_ledger_errors_or_request_log(
             batch_ledger = RunLedger(tmp_path / "batch.sqlite")
             files = write_batch_files(guests, tmp_path / "files", batch_ledger)
             BatchSender(conn.http, batch_ledger, poll=PollSettings(0.05, 0.3, timeout=60)).send_all(files)
-            admin.create_export({"friendlyId": "scan"})
+            admin.put_export({"friendlyId": "scan"})
             admin.run_export("scan")
             exports = AudienceExportClient(conn.http)
             listing = exports.latest_export("scan")
@@ -227,7 +173,6 @@ def test_secrets_never_appear_in_logs_ledger_errors_or_request_log(
             entries = conn.request_log.entries()
             request_log = orjson.dumps([e.to_json() for e in entries]).decode()
             curls = "\n".join(e.as_curl() for e in entries)
-        admin.close()
         ledger.close()
         batch_ledger.close()
 

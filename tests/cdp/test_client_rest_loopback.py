@@ -16,17 +16,17 @@ from cdp_poc_studio.domain.progress import CancelToken, StageEvent
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.dryrun import dry_run_batch, dry_run_rest
 from cdp_poc_studio.sandbox.server import SandboxServer
-from tests.cdp.conftest import make_generator
-from tests.helpers.sandbox_support import Admin
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
+from tests.helpers.data import make_generator
 from tests.helpers.verify_support import check_store
 
 
-def posts(admin: Admin, path: str) -> int:
+def posts(admin: SandboxAdmin, path: str) -> int:
     return sum(1 for e in admin.journal() if e["method"] == "POST" and e["path"] == path)
 
 
 def test_create_then_rerun_without_duplicates(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(25, schema).guests())
     progress: list[StageEvent] = []
@@ -43,7 +43,7 @@ def test_create_then_rerun_without_duplicates(
     assert created == 25
 
     # A second run with a fresh ledger (nothing to resume from) finds everything and creates nothing new.
-    admin.http.delete("/journal")
+    admin.clear_journal()
     second = RestSender(connection.http, RunLedger(tmp_path / "run2.sqlite"), RestSettings(concurrency=8)).send(guests)
     assert (second.guests_done, second.guests_failed, second.orders_failed) == (25, 0, 0)
     journal = admin.journal()
@@ -53,7 +53,7 @@ def test_create_then_rerun_without_duplicates(
     check_store(sandbox.base_url, guests).assert_complete()
 
     # Rerunning with the same ledger sends nothing at all.
-    admin.http.delete("/journal")
+    admin.clear_journal()
     third = RestSender(connection.http, ledger).send(guests)
     assert third.skipped == 25
     assert not [e for e in admin.journal() if e["path"].startswith("/v2.1")]
@@ -64,19 +64,19 @@ def test_create_then_rerun_without_duplicates(
     ["/v2.1/guests", "/v2.1/orders", "/v2.1/orders/*/contacts", "/v2.1/orders/*/orderItems"],
 )
 def test_lost_response_to_a_create_does_not_duplicate(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, path: str
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, path: str
 ) -> None:
     guests = list(make_generator(4, schema, orders_per_guest="fixed:1").guests())
     # The sandbox carries out the first matching POST, then cuts the connection before answering.
-    admin.faults({"action": "drop", "phase": "after", "method": "POST", "path": path, "count": 1})
+    admin.set_faults([{"action": "drop", "phase": "after", "method": "POST", "path": path, "count": 1}])
     result = RestSender(connection.http, settings=RestSettings(concurrency=1)).send(guests)
-    assert admin.fault_rules()[0]["fired"] == 1
+    assert admin.faults()[0]["fired"] == 1
     assert (result.guests_failed, result.orders_failed) == (0, 0)
     check_store(sandbox.base_url, guests).assert_complete()
 
 
 def test_existing_extension_is_patched_on_409(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema
 ) -> None:
     [guest] = list(make_generator(1, schema, orders_per_guest="fixed:0").guests())
     value = guest.guest
@@ -85,7 +85,7 @@ def test_existing_extension_is_patched_on_409(
     ref = guests.create({k: v for k, v in value.items() if k != "extensions"})["ref"]
     stale = {"name": "ext", "loyaltyTier": "stale", "oldKey": "kept"}
     guests.create_extension(ref, stale)
-    admin.http.delete("/journal")
+    admin.clear_journal()
 
     RestSender(connection.http).send([guest])
     calls = [(e["method"], e["path"], e["status"]) for e in admin.journal() if "/extensions" in e["path"]]
@@ -150,10 +150,10 @@ def test_rejected_record_is_failed_in_the_ledger_and_others_go_through(
 
 
 def test_cancel_stops_within_a_second_and_leaves_the_ledger_consistent(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema, tmp_path: Path
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema, tmp_path: Path
 ) -> None:
     guests = list(make_generator(60, schema).guests())
-    admin.faults("latency=20ms")
+    admin.set_faults(["latency=20ms"])
     cancel = CancelToken()
     ledger = RunLedger(tmp_path / "ledger.sqlite")
     cancelled_at: list[float] = []
@@ -183,7 +183,7 @@ def test_cancel_stops_within_a_second_and_leaves_the_ledger_consistent(
 
 
 def test_dry_run_lists_the_requests_and_lines_without_sending(
-    connection: CdpConnection, sandbox: SandboxServer, admin: Admin, schema: ExtensionSchema
+    connection: CdpConnection, sandbox: SandboxServer, admin: SandboxAdmin, schema: ExtensionSchema
 ) -> None:
     [guest] = list(make_generator(1, schema, orders_per_guest="fixed:1", items_per_order="fixed:2").guests())
     plan = list(dry_run_rest([guest]))

@@ -18,7 +18,7 @@ from cdp_poc_studio.cdp.retry import RetrySettings
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.errors import CdpAuthError, CdpTransportError
 from cdp_poc_studio.domain.schema import ExtensionSchema
-from tests.cdp.conftest import make_generator
+from tests.helpers.data import make_generator
 
 CREDS = Credentials.of("client-key-123", "api-token-secret-456")
 QUICK = RetrySettings(attempts=3, initial=0.001, maximum=0.01, jitter=0.001)

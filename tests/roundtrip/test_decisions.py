@@ -7,9 +7,10 @@ import orjson
 import pytest
 
 from cdp_poc_studio.roundtrip.normalise import Outcome
-from cdp_poc_studio.roundtrip.pipeline import Target
 from cdp_poc_studio.roundtrip.snippets import snippets_for
-from tests.roundtrip.conftest import bundled, run
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.data import bundled
+from tests.helpers.roundtrip import run
 
 SCENARIOS = ["retail_loyalty", "travel_bookings", "hospitality_stays"]
 

@@ -16,8 +16,9 @@ import pytest
 from cdp_poc_studio.cdp.exports import AudienceExportClient, ExportFormat, iter_export_file
 from cdp_poc_studio.cdp.rest import GuestClient
 from cdp_poc_studio.roundtrip.normalise import Outcome
-from cdp_poc_studio.roundtrip.pipeline import Target
-from tests.roundtrip.conftest import bundled, run
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.data import bundled
+from tests.helpers.roundtrip import run
 
 ATTRIBUTES = ["email", "firstName", "street", "city"]
 EXT_COLUMNS = ["ext.note", "ext.vip", "ext.points", "ext.ratio"]

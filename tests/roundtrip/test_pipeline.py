@@ -6,8 +6,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cdp_poc_studio.roundtrip.pipeline import Target
-from tests.roundtrip.conftest import bundled, run
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.data import bundled
+from tests.helpers.roundtrip import run
 
 SCENARIOS = ["retail_loyalty", "travel_bookings", "hospitality_stays"]
 

@@ -5,9 +5,11 @@ from pathlib import Path
 
 from cdp_poc_studio.cdp.rest import GuestClient
 from cdp_poc_studio.roundtrip.normalise import Outcome
-from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.scenario import MappingRule
-from tests.roundtrip.conftest import bundled, run
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.data import bundled
+from tests.helpers.roundtrip import run
 
 
 def test_a_mapping_to_the_wrong_key_is_found_as_a_mapping_error(target: Target, tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ import pytest
 
 from cdp_poc_studio.cli.console import render
 from cdp_poc_studio.domain.progress import STAGES, StageEvent
-from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
-from tests.roundtrip.conftest import bundled
+from cdp_poc_studio.roundtrip.pipeline import Pipeline
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.data import bundled
 
 
 @pytest.mark.parametrize("load", ["batch", "rest"])

@@ -13,11 +13,12 @@ import pytest
 from cdp_poc_studio.cdp.readback import ReadBack
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.resources import SCENARIOS
-from cdp_poc_studio.roundtrip.pipeline import Pipeline, Target
+from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
 from cdp_poc_studio.roundtrip.source.rows import RowFindingsError, resolve_source
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
-from tests.roundtrip.conftest import run
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.roundtrip import run
 
 
 def crm_sample(**integration: Any) -> tuple[Scenario, ExtensionSchema]:

@@ -1,4 +1,5 @@
-"""The sandbox over real loopback HTTP: one server per session on 127.0.0.1:0, data reset before every test."""
+"""The sandbox over real loopback HTTP: the session's one server (`tests.helpers.fixtures`), data reset before
+every test, driven with plain httpx (these tests check the HTTP API itself, not a client of it)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,10 @@ import httpx
 import orjson
 import pytest
 
-from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
 
 CLIENT_KEY = "sandbox-client-key"
 API_TOKEN = "sandbox-api-token"
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxConfig(port=0, db_path=":memory:", export_split_size=500_000)).start()
-    yield server
-    server.stop()
 
 
 class SandboxApi:

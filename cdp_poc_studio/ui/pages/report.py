@@ -10,7 +10,6 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.roundtrip.cleanup import CleanupPlan, execute_cleanup, plan_cleanup
 from cdp_poc_studio.roundtrip.report_model import RunReport
@@ -18,10 +17,11 @@ from cdp_poc_studio.roundtrip.reports import bundle
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.roundtrip.run_jobs import summary_paragraph
 from cdp_poc_studio.roundtrip.scenario import Scenario
+from cdp_poc_studio.targets.target import TargetPlan
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import BUNDLE_FILTER, HTML_FILTER
 from cdp_poc_studio.ui.pages.base import Page
-from cdp_poc_studio.ui.run_controller import RunController, TargetPlan
+from cdp_poc_studio.ui.run_controller import RunController
 from cdp_poc_studio.workers.tasks import Report
 
 LISTED_REFS = 10
@@ -227,8 +227,8 @@ class ReportPage(Page):
         self._set_busy(True, "Looking for what the run left in the target…")
 
         def find(_report: Report, cancel: CancelToken) -> CleanupPlan:
-            with CdpConnection(plan.profile, plan.credentials, request_log=log) as connection:
-                return plan_cleanup(RunFolder(folder), connection.http, cancel)
+            with plan.open(request_log=log) as target:
+                return plan_cleanup(RunFolder(folder), target.connection.http, cancel)
 
         def found(cleanup: CleanupPlan) -> None:
             self.cleanup_planned.emit(cleanup)
@@ -268,8 +268,8 @@ class ReportPage(Page):
         self._set_busy(True, f"Deleting {len(cleanup.guests):,} guest(s) and {len(cleanup.orders):,} order(s)…")
 
         def body(_report: Report, cancel: CancelToken) -> tuple[int, int]:
-            with CdpConnection(plan.profile, plan.credentials, request_log=log) as connection:
-                return execute_cleanup(cleanup, connection.http, cancel)
+            with plan.open(request_log=log) as target:
+                return execute_cleanup(cleanup, target.connection.http, cancel)
 
         def done(counts: tuple[int, int]) -> None:
             guests, orders = counts

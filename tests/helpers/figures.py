@@ -1,4 +1,4 @@
-"""Benchmarks: run on demand with `pytest tests/benchmarks -s`; they print figures and assert no timings."""
+"""Benchmark figures, printed to stderr: run a benchmark with `pytest tests/benchmarks/bench_x.py -s`."""
 
 import resource
 import sys
