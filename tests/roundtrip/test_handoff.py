@@ -13,8 +13,9 @@ import pytest
 
 from cdp_poc_studio.roundtrip.generated import read_lines
 from cdp_poc_studio.roundtrip.handoff import HandoffError, write_handoff
-from cdp_poc_studio.roundtrip.pipeline import Target
-from tests.roundtrip.conftest import bundled, run
+from cdp_poc_studio.targets.target import Target
+from tests.helpers.data import bundled
+from tests.helpers.roundtrip import run
 
 SCENARIOS = ["retail_loyalty", "travel_bookings", "hospitality_stays"]
 SECRETS = ("sandbox-api-token", "sandbox-oauth-secret", "sandbox-oauth-client")
