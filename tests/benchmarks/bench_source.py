@@ -20,7 +20,7 @@ from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.scenario import MappingRule
 from cdp_poc_studio.roundtrip.source.mapper import SourceMapping
 from cdp_poc_studio.roundtrip.source.reader import open_source
-from tests.benchmarks.conftest import report
+from tests.helpers.figures import report
 
 ROWS = 1_000_000
 HEADER = ["Customer No", "First Name", "Surname", "E-mail", "Date of Birth", "Opt In", "Country", "Spend", "Tier"]
