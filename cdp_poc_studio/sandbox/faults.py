@@ -209,6 +209,8 @@ class FaultMiddleware:
                 return
             if rule.phase == "after":
                 await self.app(scope, receive, _swallow)
+            else:
+                await _drain(receive)
             await _drop(send)
         else:  # upload faults: the S3 route reads scope["state"]["sandbox_fault"]
             labels.append(str(rule.action))
@@ -242,6 +244,15 @@ def _refuse(scope: dict[str, Any]) -> bool:
     cycle.disconnected = True  # uvicorn then sends nothing for this request (and logs nothing)
     cycle.transport.close()
     return True
+
+
+async def _drain(receive: Any) -> None:
+    # Read the request body before cutting the connection: a socket closed with unread bytes sends a TCP reset,
+    # and the client would see "connection reset" instead of the cut-off response a dropped connection gives.
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def _swallow(_message: Any) -> None:
