@@ -14,6 +14,7 @@ from cdp_poc_studio.sandbox.fidelity import collecting
 
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 SECRET_QUERY = ("Signature", "client_secret")
+WARNING_HEADER = b"x-sandbox-warning"
 
 
 def mask_header(name: str, value: str) -> str:
@@ -110,6 +111,10 @@ class JournalMiddleware:
         async def recording_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 entry.status = message["status"]
+                if entry.warnings:
+                    # Also on the response, so that any client (curl -i, Postman, a request log) sees them.
+                    extra = [(WARNING_HEADER, w.encode("ascii", "backslashreplace")[:1000]) for w in entry.warnings]
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:

@@ -166,6 +166,8 @@ def test_dotnet_sdk_interactive_and_batch_sequences(api: SandboxApi) -> None:
         assert created.status_code == 201, created.text
         guest_ref = created.json()["ref"]
         assert created.json()["dateOfBirth"] == "1986-05-25T00:00:00.000Z"
+        shown = created.headers.get_list("X-Sandbox-Warning")
+        assert any("phone was null" in w for w in shown)
         # Find(email): both filters, first item
         found = sdk.get(
             "/v2/guests",
