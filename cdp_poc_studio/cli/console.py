@@ -83,6 +83,16 @@ def summary(report: RunReport, report_folder: str) -> str:
             + (f", {source.records_rejected} rejected" if source.records_rejected else "")
             + (f", {source.records_waiting} waiting for the snapshot" if source.records_waiting else "")
         )
+    if report.rows is not None:
+        rows = report.rows
+        lines.append(
+            f"  rows        {rows.read:,} read, {rows.mapped:,} mapped, {rows.verified:,} verified"
+            + (f", {rows.invalid:,} invalid" if rows.invalid else "")
+            + (f", {rows.rejected_by_linter:,} rejected by the linter" if rows.rejected_by_linter else "")
+            + (f", {rows.rejected_by_cdp:,} rejected by CDP" if rows.rejected_by_cdp else "")
+            + (f", {rows.differs:,} with differences" if rows.differs else "")
+            + f" (per row: {rows.log} in the run folder)"
+        )
     for check in report.thresholds:
         if not check.passed:
             lines.append(f"  FAILED      {check.name}: {check.actual:g} against a limit of {check.limit:g}")
@@ -94,6 +104,7 @@ def summary(report: RunReport, report_folder: str) -> str:
             lines.append(
                 f"    {difference.source} {difference.record} {difference.path}: "
                 f"{OUTCOME_LABELS[difference.outcome]} [{difference.rule}] ({difference.explanation})"
+                + (f" from source {difference.origin}" if difference.origin else "")
             )
     if explained:
         rules = sorted({d.rule for d in report.differences if d.outcome.explained})

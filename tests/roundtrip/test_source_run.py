@@ -43,6 +43,9 @@ def test_the_bundled_messy_sample_runs_green_with_every_row_verified(
     assert report.verdict == "passed", [d.model_dump() for d in report.differences[:5]]
     assert report.rows is not None
     assert (report.rows.read, report.rows.mapped, report.rows.verified, report.rows.rejected_by_cdp) == (10, 10, 10, 0)
+    html = (pipeline.folder.report / "report.html").read_text()
+    assert "<h3>Source rows</h3>" in html
+    assert "rows.ndjson.gz" in html
     rows = rows_log(pipeline.folder.path)
     assert [r["row"] for r in rows] == list(range(1, 11))
     assert {r["status"] for r in rows} == {"verified"}
@@ -176,3 +179,29 @@ def test_a_lookalike_proposal_sends_the_sample_plus_synthetic_guests_of_its_shap
             assert line["guest"].get(key) not in sample_values
         copied = {v for v in line["nested"]["ext"].values() if isinstance(v, str)} & sample_values
         assert copied <= value_sets, copied
+
+
+def test_a_difference_points_back_to_its_source_row_and_column(target: Target, tmp_path: Path) -> None:
+    """The per-row log joins what verification found with the row and column the value came from."""
+    from cdp_poc_studio.cdp.ledger import RunLedger
+    from cdp_poc_studio.roundtrip.normalise import Outcome
+    from cdp_poc_studio.roundtrip.source.rows import open_mapping, write_row_results
+    from cdp_poc_studio.roundtrip.verify import Difference
+
+    scenario, schema = crm_sample(load="rest")
+    pipeline, _ = run(scenario, schema, target, tmp_path)
+    mapping = open_mapping(pipeline.scenario, pipeline.schema)
+    changed = Difference("rest", "CRM:C-1003", "dateOfBirth", Outcome.VALUE_CHANGED, "1990-07-03T00:00Z", "1990-07-04")
+    nested = Difference("export", "CRM:C-1003", "ext.loyaltyTier", Outcome.FIELD_MISSING, "bronze", None)
+    with RunLedger(pipeline.folder.ledger) as ledger:
+        summary, rows_of = write_row_results(
+            pipeline.folder.path, "crm_customers.csv", ledger, [changed, nested], mapping.origin, compared=True
+        )
+    assert (summary.verified, summary.differs, rows_of) == (9, 1, {"CRM:C-1003": 3})
+    row = next(r for r in rows_log(pipeline.folder.path) if r["row"] == 3)
+    assert row["status"] == "differs"
+    assert [(d["path"], d["column"]) for d in row["differences"]] == [
+        ("dateOfBirth", "Date of Birth"), ("ext.loyaltyTier", "Tier"),
+    ]  # fmt: skip
+    assert mapping.origin("ext.interests[1]") == "Interests"
+    assert mapping.origin("identifiers") == "Customer No"
