@@ -14,14 +14,16 @@ from cdp_poc_studio.roundtrip.verify import Returned
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dups (key TEXT NOT NULL, row INTEGER NOT NULL);
 """
 
 
 class ReturnedIndex(Mapping[str, Returned]):
     """Raw returned records (export rows, read-back lines) in a scratch SQLite file, built into `Returned` on lookup.
 
-    The first record added under a key wins, as with a dictionary's setdefault. Use as a context manager: the
-    file is removed on exit.
+    The first record added under a key wins, as with a dictionary's setdefault; further records under the same
+    key are duplicates (two CDP guests for one identity), handed to the first as `Returned.duplicates` (their
+    `guestRef`s). Use as a context manager: the file is removed on exit.
     """
 
     def __init__(self, path: Path, build: Callable[[dict[str, Any]], Returned]) -> None:
@@ -50,11 +52,18 @@ class ReturnedIndex(Mapping[str, Returned]):
     def flush(self) -> None:
         if not self._pending:
             return
-        self._db.execute("BEGIN")
+        db = self._db
+        db.execute("BEGIN")
         for data, keys in self._pending:
-            row = self._db.execute("INSERT INTO rows (data) VALUES (?)", (data,)).lastrowid
-            self._db.executemany("INSERT OR IGNORE INTO keys (key, row) VALUES (?, ?)", ((k, row) for k in keys))
-        self._db.execute("COMMIT")
+            row = db.execute("INSERT INTO rows (data) VALUES (?)", (data,)).lastrowid
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO keys (key, row) VALUES (?, ?)", ((k, row) for k in keys))
+            if db.total_changes - before != len(keys):  # rare: a key already taken by another record
+                for key in keys:
+                    first = db.execute("SELECT row FROM keys WHERE key = ?", (key,)).fetchone()
+                    if first is not None and first[0] != row:
+                        db.execute("INSERT INTO dups (key, row) VALUES (?, ?)", (key, row))
+        db.execute("COMMIT")
         self._count += len(self._pending)
         self._pending.clear()
 
@@ -65,7 +74,14 @@ class ReturnedIndex(Mapping[str, Returned]):
         ).fetchone()
         if found is None:
             raise KeyError(key)
-        return self._build(orjson.loads(found[0]))
+        returned = self._build(orjson.loads(found[0]))
+        others = self._db.execute(
+            "SELECT rows.data FROM dups JOIN rows ON rows.id = dups.row WHERE dups.key = ? ORDER BY dups.row", (key,)
+        ).fetchall()
+        if others:
+            refs = (str(orjson.loads(data).get("guestRef") or "?") for (data,) in others)
+            returned.duplicates = (*returned.duplicates, *refs)
+        return returned
 
     def __iter__(self) -> Iterator[str]:
         self.flush()

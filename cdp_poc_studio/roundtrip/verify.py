@@ -463,7 +463,6 @@ class _Moves:
             gone.rule = arrived.rule = "D-RELINKED"
             gone.explanation = f"the order came back linked to guest {arrived.record}"
             arrived.explanation = f"sent for guest {gone.record}, came back linked to this guest"
-            result.recount(gone.path, Outcome.FIELD_MISSING, Outcome.RELINKED)
             result.recount(arrived.path, Outcome.EXTRA_ORDER, Outcome.RELINKED)
 
 
@@ -551,32 +550,31 @@ def _compare_fields(
     extras = [p for p in actual if p not in wanted and rules.keeps(p)]
     retained = _retained_orders(record, rules) if rules.order_limit is not None else None
     mapped = _mapping_errors(wanted, actual, unexpected, extras)
-    absent_orders: dict[str, bool] = {}
+    # An order or item that did not come back at all is one difference, not one per field.
+    whole: dict[str, bool] = {}
+    groups: dict[str, Outcome] = {}
     for path, sent in wanted.items():
         if path not in actual:
             outcome, rule, why = _explain_missing(path, record, mapped, retained, rules)
-            result.count(path, outcome)
-            order = _order_prefix(path)
-            if order is None:
+            group = _absent_group(path, actual, whole)
+            if group is None:
+                result.count(path, outcome)
                 add(Difference(source, record.key, path, outcome, sent, None, why, rule))
-            elif order not in absent_orders:
-                whole = absent_orders[order] = not any(p.startswith(order + ".") for p in actual)
-                where = order if whole else path
-                if whole and outcome is Outcome.FIELD_MISSING:
-                    reference = order.split(".", 1)[1]
-                    moved = back.moved_orders.get(reference)
-                    if moved:
-                        outcome, rule = Outcome.RELINKED, "D-RELINKED"
-                        why = f"the order is linked to another guest in CDP: {', '.join(moved)}"
-                        result.recount(path, Outcome.FIELD_MISSING, Outcome.RELINKED)
-                    else:
-                        why = f"the whole order is missing: {why}"
-                difference = Difference(source, record.key, where, outcome, None if whole else sent, None, why, rule)
+                continue
+            if group not in groups:
+                reference = group.split(".")[1]
+                moved = back.moved_orders.get(reference) if group.count(".") == 1 else None
+                if moved and outcome is Outcome.FIELD_MISSING:
+                    outcome, rule = Outcome.RELINKED, "D-RELINKED"
+                    why = f"the order is linked to another guest in CDP: {', '.join(moved)}"
+                elif outcome is Outcome.FIELD_MISSING:
+                    why = f"the whole {'order' if group.count('.') == 1 else 'order item'} is missing: {why}"
+                groups[group] = outcome
+                difference = Difference(source, record.key, group, outcome, None, None, why, rule)
                 add(difference)
-                if whole and outcome is Outcome.FIELD_MISSING:
-                    moves.missing[order.split(".", 1)[1]] = difference
-            elif not absent_orders[order]:
-                add(Difference(source, record.key, path, outcome, sent, None, why, rule))
+                if group.count(".") == 1 and outcome in (Outcome.FIELD_MISSING, Outcome.RELINKED):
+                    moves.missing[reference] = difference
+            result.count(path, groups[group])
             continue
         got = actual[path]
         outcome, rule, note = compare_values(
@@ -629,6 +627,20 @@ def _compare_fields(
             source, record.key, key, Outcome.EXTRA_FIELD, None, value,
             "a key no field of the schema produces came back", "D-EXTRA-FIELD",
         ))  # fmt: skip
+
+
+def _absent_group(path: str, actual: FieldMap, whole: dict[str, bool]) -> str | None:
+    """The order (`orders.R`) or item (`orders.R.items.I`) of a missing path when none of it came back."""
+    for prefix in (_order_prefix(path), _item_prefix(path)):
+        if prefix is None:
+            continue
+        gone = whole.get(prefix)
+        if gone is None:
+            start = prefix + "."
+            gone = whole[prefix] = not any(p.startswith(start) for p in actual)
+        if gone:
+            return prefix
+    return None
 
 
 def _json_type(value: Any) -> str:

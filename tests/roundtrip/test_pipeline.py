@@ -9,6 +9,7 @@ import pytest
 from cdp_poc_studio.targets.target import Target
 from tests.helpers.data import bundled
 from tests.helpers.roundtrip import run
+from tests.roundtrip.test_clean_runs import assert_justified
 
 SCENARIOS = ["retail_loyalty", "travel_bookings", "hospitality_stays"]
 
@@ -71,6 +72,7 @@ def test_frequent_buyers_show_the_export_order_cap_and_nothing_else(target: Targ
     scenario, schema = bundled("frequent_buyers", guests=8)
     _, report = run(scenario, schema, target, tmp_path)
     assert report.verdict == "passed", [d for d in report.differences if d.outcome.fails][:5]
+    assert_justified(report)
     rest, export = (next(s for s in report.sources if s.source == name) for name in ("rest", "export"))
     assert rest.outcome_totals.get("beyond_retention", 0) == 0  # REST reads every order
     capped = [d for d in report.differences if d.outcome == "beyond_retention"]
