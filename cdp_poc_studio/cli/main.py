@@ -622,9 +622,10 @@ def main() -> None:
 
 
 def _register_handoff_commands() -> None:
-    from cdp_poc_studio.cli.handoff import handoff_command
+    from cdp_poc_studio.cli.handoff import handoff_command, plan_command
 
     cli.add_command(handoff_command)
+    cli.add_command(plan_command)
 
 
 _register_handoff_commands()

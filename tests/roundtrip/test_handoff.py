@@ -140,3 +140,28 @@ def test_newman_runs_the_collection_green_against_a_fresh_sandbox(
 def test_a_folder_that_is_not_a_run_is_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(HandoffError, match="not a run folder"):
         write_handoff(tmp_path, tmp_path / "out")
+
+
+def test_plan_from_a_run_measures_its_figures_and_prints_the_assumptions(target: Target, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cdp_poc_studio.cli.main import cli
+
+    scenario, schema = bundled("travel_bookings", guests=6)
+    pipeline, _ = run(scenario, schema, target, tmp_path / "runs")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["plan", "--guests", "500000", "--from", str(pipeline.folder.path), "--output", "json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    sources = {f["name"]: f for f in plan["figures"]}
+    assert sources["orders_per_guest"]["source"] == "measured"
+    assert sources["rest_requests_per_guest"]["source"] == "measured"
+    assert sources["rest_requests_per_guest"]["value"] > 3
+    assert sources["rest_latency_ms"]["note"].endswith("enter --latency-ms for a tenant)")
+    assert plan["choice"] == "batch"
+    text = runner.invoke(cli, ["plan", "--guests", "500000", "--from", str(pipeline.folder.path)])
+    assert "Assumptions:" in text.output
+    assert "200,000 guests a day" in text.output
+    bad = runner.invoke(cli, ["plan", "--guests", "10", "--from", str(tmp_path)])
+    assert bad.exit_code == 2
+    assert "not a run folder" in bad.output
