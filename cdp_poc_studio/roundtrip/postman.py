@@ -31,7 +31,13 @@ def _js(value: Any) -> str:
 
 
 def _capture_line(capture: Capture) -> str:
-    expression = "json" + "".join(f"[{_js(part)}]" for part in capture.path)
+    path = capture.path
+    if len(path) == 3 and path[0] == "items" and isinstance(path[1], int):
+        # An item picked by position: a list's order is not guaranteed, nor (then) its length; keep a real item.
+        items = "(json.items || [])"
+        expression = f"({items}[{path[1]}] || {items}[{items}.length - 1] || {{}})[{_js(path[2])}]"
+    else:
+        expression = "json" + "".join(f"[{_js(part)}]" for part in path)
     if capture.segment:
         expression = f"String({expression}).split('?')[0].split('/').pop()"
     return f"pm.collectionVariables.set({_js(capture.variable)}, {expression});"
@@ -70,6 +76,12 @@ def _tests(step: Step, name: str) -> list[str]:
         for key, values in step.one_of.items():
             lines.append(f"    pm.expect({_js(values)}).to.include(json[{_js(key)}]);")
         lines.append("});")
+    if step.items_one_of:
+        lines += [
+            "pm.test('as many items as one of its siblings (list order is not guaranteed)', function () {",
+            f"    pm.expect({_js(step.items_one_of)}).to.include((json.items || []).length);",
+            "});",
+        ]
     if step.items is not None:
         lines += [
             f"pm.test('{step.items} item(s), as in the PoC run', function () {{",

@@ -68,6 +68,7 @@ class Step:
     # Fields whose value may be any of several: the step reads one of a list's items by position, and a list's
     # order is not guaranteed, so its item may be any sibling.
     one_of: dict[str, list[Any]] = field(default_factory=dict)
+    items_one_of: list[int] = field(default_factory=list)
 
     def variables(self) -> set[str]:
         text = self.url + (self.body or "")
@@ -221,6 +222,10 @@ def _loosen_positional_checks(steps: list[Step], names: _Names) -> None:
             shape = VARIABLE.sub("{}", step.url)
             siblings.setdefault((min(groups), shape), []).append(step)
     for group in siblings.values():
+        counts = sorted({step.items for step in group if step.items is not None})
+        if len(counts) > 1:
+            for step in group:
+                step.items, step.items_one_of = None, counts
         keys = {k for step in group for k in step.checks}
         for key in keys:
             values: list[Any] = []
@@ -292,6 +297,8 @@ def _add_captures(step: Step, response: Any, path: str, names: _Names, urls: dic
         step.captures.append(Capture(names.bind(ref, _kind_of(path.split("?", 1)[0])), ["ref"]))
     listed = response.get("items") or []
     first_of_list: str | None = None
+    # A step that reads an item picked by position picks its own lists' items among the same siblings.
+    inherited = min((names.groups[v] for v in step.variables() if v in names.groups), default=None)
     for n, item in enumerate(listed):
         href = item.get("href") if isinstance(item, dict) else None
         if isinstance(href, str):
@@ -300,7 +307,9 @@ def _add_captures(step: Step, response: Any, path: str, names: _Names, urls: dic
                 kind = _kind_of("/" + href.rsplit("/", 2)[-2])
                 variable = names.bind(found.group(0), kind)
                 step.captures.append(Capture(variable, ["items", n, "href"], segment=True))
-                if len(listed) > 1:
+                if inherited is not None:
+                    names.groups[variable] = inherited
+                elif len(listed) > 1:
                     first_of_list = first_of_list or variable
                     names.groups[variable] = first_of_list
     for key in ("guest", "order", "orderItem"):
