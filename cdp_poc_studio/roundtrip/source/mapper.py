@@ -8,6 +8,7 @@ reason of every transform that failed and every CDP rule the mapped record break
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +137,7 @@ class SourceMapping:
             (c.rule.label for c in self._compiled if c.target.kind == "identifier"), IDENTIFIER_TARGET
         )
         self._flat_origins = self._flat_keys()
+        self._planned: list[tuple[Any, ...]] | None = None
 
     # ------------------------------------------------------------------------------------------------ compiling
 
@@ -213,68 +215,96 @@ class SourceMapping:
                 mapped.guest = None
             yield mapped
 
+    def _plan(self) -> list[tuple[Any, ...]]:
+        """Per rule, what map_row needs in the order it needs it (read once per rule, not once per cell)."""
+        simple_groups = {
+            group
+            for group, fields in self.schema.guest.items()
+            if all(
+                c.target.group != group or (len(c.target.path) == 1 and not fields[c.target.path[0]].is_composite)
+                for c in self._compiled
+            )
+        }
+        plan = []
+        for c in self._compiled:
+            kind = {"attribute": _ATTRIBUTE, "identifier": _IDENTIFIER, "extension": _EXTENSION}[c.target.kind]
+            if kind == _EXTENSION and c.target.group not in simple_groups:
+                kind = _NESTED
+            plan.append((
+                c.get, _memoised(c.steps), kind, c.target.path[-1] if c.target.path else c.target.name,
+                c.target.is_list, c.target.group, c.target.path, c.rule.label, c.rule.required,
+                c.rule.provider or self.provider, c.rule.target,
+            ))  # fmt: skip
+        return plan
+
     def map_row(self, row: SourceRow) -> MappedRow:
         cells = row.cells
-        findings: list[Finding] = []
+        findings: list[Finding] | None = None
         value: dict[str, Any] = {"guestType": "customer"}
         identifiers: list[dict[str, str]] = []
+        flat: dict[str, dict[str, Any]] = {}  # simple groups: flat keys are the nested value's keys
         nested: dict[str, dict[str, Any]] = {}
-        values: dict[str, Any] = {}
-        for compiled in self._compiled:
-            raw = compiled.get(cells)
+        plan = self._planned
+        if plan is None:
+            plan = self._planned = self._plan()
+        for get, steps, kind, name, is_list, group, path, label, required, provider, target in plan:
+            raw = get(cells)
             try:
-                result = compiled.steps(raw)
+                result = steps(raw)
             except TransformError as exc:
-                findings.append(Finding(row.number, row.line, compiled.rule.label, raw, str(exc)))
+                findings = findings or []
+                findings.append(Finding(row.number, row.line, label, raw, str(exc)))
                 continue
             if result is None:
-                if compiled.rule.required:
+                if required:
+                    findings = findings or []
                     findings.append(Finding(
-                        row.number, row.line, compiled.rule.label, raw,
-                        f"is empty, and {compiled.rule.target} is required; fill it or add a default transform",
+                        row.number, row.line, label, raw,
+                        f"is empty, and {target} is required; fill it or add a default transform",
                     ))  # fmt: skip
                 continue
-            target = compiled.target
-            values[compiled.rule.target] = result
-            if target.kind == "attribute":
-                if target.is_list and not isinstance(result, list):
-                    result = [result]
-                value[target.name] = result
-            elif target.kind == "identifier":
-                identifiers.append({"provider": compiled.rule.provider or self.provider, "id": str(result)})
+            if kind == _ATTRIBUTE:
+                value[name] = (list(result) if isinstance(result, list) else [result]) if is_list else result
+            elif kind == _IDENTIFIER:
+                identifiers.append({"provider": provider, "id": str(result)})
+            elif kind == _EXTENSION:
+                values = flat.get(group)
+                if values is None:
+                    values = flat[group] = {}
+                values[name] = result
             else:
-                assert target.group is not None
-                _put(nested.setdefault(target.group, {}), target.path, result)
+                _put(nested.setdefault(group, {}), path, result)
         key = None
         if identifiers:
             value["identifiers"] = identifiers
             key = f"{identifiers[0]['provider']}:{identifiers[0]['id']}"
         elif not findings:
-            findings.append(Finding(
+            findings = [Finding(
                 row.number, row.line, self._origins["identifiers"], None,
                 "has no identifier; every guest needs one to be matched in CDP and found again",
-            ))  # fmt: skip
-        if nested:
-            groups = []
+            )]  # fmt: skip
+        if flat or nested:
+            groups = [{"name": group, "key": "default", **values} for group, values in flat.items()]
             for group, tree in nested.items():
-                flat = flatten_group(self.schema, self.schema.guest[group], tree)
-                if flat:
-                    groups.append({"name": group, "key": "default", **flat})
+                flattened = flatten_group(self.schema, self.schema.guest[group], tree)
+                if flattened:
+                    groups.append({"name": group, "key": "default", **flattened})
             if groups:
                 value["extensions"] = groups
+            nested.update(flat)
+        record = {"ref": _ref(key or f"row:{row.number}"), "schema": "guest", "mode": "upsert", "value": value}
         guest = None
-        ref = str(uuid.uuid5(_REF_NAMESPACE, key or f"row:{row.number}"))
-        record = {"ref": ref, "schema": "guest", "mode": "upsert", "value": value}
         if key is not None:
             if self.lint and not findings:
                 for violation in lint_record(record, self.api, now=self.now):
+                    findings = findings or []
                     findings.append(Finding(
                         row.number, row.line, self.origin(violation.path.removeprefix("value.")),
                         _at(value, violation.path), f"{violation.message} (CDP rule {violation.rule})", "lint",
                     ))  # fmt: skip
             if not findings:
                 guest = GeneratedGuest(row.number, "", record, nested, [])
-        return MappedRow(row.number, row.line, key, guest, findings, values, record)
+        return MappedRow(row.number, row.line, key, guest, findings or [], record=record)
 
     def trace(self, row: SourceRow) -> list[tuple[Any, Any, str | None]]:
         """Per rule: the cell(s) read, the value after the transforms, and the error when one failed."""
@@ -302,6 +332,51 @@ class SourceMapping:
             if found is not None:
                 return found
         return self._flat_origins.get(plain, "")
+
+
+_ATTRIBUTE, _IDENTIFIER, _EXTENSION, _NESTED = range(4)
+_MEMO_SIZE = 100_000
+_NAMESPACE_BYTES = _REF_NAMESPACE.bytes
+
+
+class _Failed:
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _memoised(steps: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The transforms of a rule, remembered per distinct cell: most columns repeat a few thousand values at most.
+
+    Every transform is a pure function of the cell, so a remembered result (or failure) is the same as a new one.
+    """
+    memo: dict[Any, Any] = {}
+    missing = _Failed("")
+
+    def run(raw: Any) -> Any:
+        if type(raw) is not str:
+            return steps(raw)  # lists and JSON values: not worth hashing
+        found = memo.get(raw, missing)
+        if found is missing:
+            try:
+                found = steps(raw)
+            except TransformError as exc:
+                found = _Failed(str(exc))
+            if len(memo) < _MEMO_SIZE:
+                memo[raw] = found
+        if type(found) is _Failed:
+            raise TransformError(found.message)
+        return found
+
+    return run
+
+
+def _ref(key: str) -> str:
+    """uuid5(_REF_NAMESPACE, key), formatted by hand: the uuid module's objects cost more than the hash."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + key.encode()).hexdigest()
+    variant = "89ab"[int(digest[16], 16) & 0x3]
+    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
 
 
 def _yields_list(rule: MappingRule, list_columns: set[str]) -> bool:

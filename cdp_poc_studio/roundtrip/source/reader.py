@@ -41,7 +41,7 @@ class SourceError(ValueError):
         super().__init__(f"{place}: {problem}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceRow:
     """One record of the file: its number, the line it starts on (None for a JSON array), and its cells.
 
