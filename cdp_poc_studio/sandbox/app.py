@@ -70,7 +70,6 @@ def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = Non
         max_body=cfg.max_body_bytes,
         max_upload=cfg.batch_max_bytes + 64 * 1024,
         admin_token=cfg.admin_token,
-        bind_host=cfg.host,
     )
     app.add_middleware(FaultMiddleware, injector=sandbox.faults)
     app.add_middleware(JournalMiddleware, journal=sandbox.journal)

@@ -37,12 +37,11 @@ def is_loopback(host: str) -> bool:
 class GuardMiddleware:
     """Pure ASGI middleware (no body buffering of its own)."""
 
-    def __init__(self, app: Any, *, max_body: int, max_upload: int, admin_token: str | None, bind_host: str) -> None:
+    def __init__(self, app: Any, *, max_body: int, max_upload: int, admin_token: str | None) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
         self.admin_token = admin_token
-        self.bind_host = bind_host
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

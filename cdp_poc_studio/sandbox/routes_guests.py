@@ -59,7 +59,7 @@ ExpandParam = Annotated[list[str] | None, Query(description="`true` inlines the 
 ExtName = Annotated[str, "dataExtensionName"]
 
 
-def _guest_not_found(sandbox: Any, ref: str) -> CdpError:
+def guest_not_found(sandbox: Any, ref: str) -> CdpError:
     return not_found(f"Guest with ref {ref} for client key {sandbox.config.client_key} was not found")
 
 
@@ -223,7 +223,7 @@ def get_guest(request: Request, guestRef: str, expand: ExpandParam = None) -> Js
     sandbox = sandbox_of(request)
     guest = guests.load(sandbox.store.read(), guestRef)
     if guest is None:
-        raise _guest_not_found(sandbox, guestRef)
+        raise guest_not_found(sandbox, guestRef)
     return JsonResponse(guests.guest_view(base_url(request), guest, full=True, expand=parse_expand(expand)))
 
 
@@ -237,7 +237,7 @@ def put_guest(request: Request, guestRef: str, body: JsonBody) -> JsonResponse: 
     with sandbox.store.write() as conn:
         guest = guests.load(conn, guestRef)
         if guest is None:
-            raise _guest_not_found(sandbox, guestRef)
+            raise guest_not_found(sandbox, guestRef)
         # Full replace of the attributes; firstSeen/lastSeen are the server's and survive.
         attrs.update({k: guest.data[k] for k in ("firstSeen", "lastSeen") if k in guest.data})
         guest.data = attrs
@@ -259,7 +259,7 @@ def patch_guest(request: Request, guestRef: str, body: JsonBody) -> JsonResponse
     with sandbox.store.write() as conn:
         guest = guests.load(conn, guestRef)
         if guest is None:
-            raise _guest_not_found(sandbox, guestRef)
+            raise guest_not_found(sandbox, guestRef)
         guest.data.update(attrs)
         for key, value in raw.items():  # an explicit null clears the attribute
             if value is None and key in GUEST_FIELDS:
@@ -274,17 +274,17 @@ def delete_guest(request: Request, guestRef: str) -> JsonResponse:  # noqa: N803
     with sandbox.store.write() as conn:
         # Deletes the guest and its orders (facts §3.1): irreversible.
         if not guests.delete(conn, guestRef, with_orders=True):
-            raise _guest_not_found(sandbox, guestRef)
+            raise guest_not_found(sandbox, guestRef)
     return JsonResponse({})
 
 
 # -- data extensions ----------------------------------------------------------------------------------------
 
 
-def _load_for_ext(sandbox: Any, conn: Any, ref: str) -> guests.GuestRow:
+def load_for_extension(sandbox: Any, conn: Any, ref: str) -> guests.GuestRow:
     guest = guests.load(conn, ref)
     if guest is None:
-        raise _guest_not_found(sandbox, ref)
+        raise guest_not_found(sandbox, ref)
     return guest
 
 
@@ -307,7 +307,7 @@ def create_extension(request: Request, guestRef: str, body: JsonBody) -> JsonRes
     values = validate_extension_values(raw)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = _load_for_ext(sandbox, conn, guestRef)
+        guest = load_for_extension(sandbox, conn, guestRef)
         ext = guests.create_extension(guest, name, values, new_ref(), now)
         guests.save(conn, guest, now, identifiers_changed=False)
     return JsonResponse(guests.extension_view(base_url(request), guestRef, name, ext), status_code=201)
@@ -323,7 +323,7 @@ def list_extensions(
 ) -> JsonResponse:
     sandbox = sandbox_of(request)
     off, lim = parse_paging(offset, limit)
-    guest = _load_for_ext(sandbox, sandbox.store.read(), guestRef)
+    guest = load_for_extension(sandbox, sandbox.store.read(), guestRef)
     base = base_url(request)
     names = [n for n in GUEST_EXTENSION_NAMES if n in guest.exts]
     full = parse_expand(expand)
@@ -343,7 +343,7 @@ def list_extensions(
 )
 def get_extension(request: Request, guestRef: str, dataExtensionName: str) -> JsonResponse:  # noqa: N803
     sandbox = sandbox_of(request)
-    guest = _load_for_ext(sandbox, sandbox.store.read(), guestRef)
+    guest = load_for_extension(sandbox, sandbox.store.read(), guestRef)
     ext = guest.exts.get(dataExtensionName)
     if ext is None:
         raise _ext_not_found(sandbox, guestRef, dataExtensionName)
@@ -360,7 +360,7 @@ def _update_extension(request: Request, guest_ref: str, name: str, body: Any, *,
     values = validate_extension_values(raw)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = _load_for_ext(sandbox, conn, guest_ref)
+        guest = load_for_extension(sandbox, conn, guest_ref)
         ext = guest.exts.get(name)
         if ext is None:
             raise _ext_not_found(sandbox, guest_ref, name)
@@ -414,7 +414,7 @@ def delete_extension(request: Request, guestRef: str, dataExtensionName: str) ->
     sandbox = sandbox_of(request)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = _load_for_ext(sandbox, conn, guestRef)
+        guest = load_for_extension(sandbox, conn, guestRef)
         if guest.exts.pop(dataExtensionName, None) is None:
             raise _ext_not_found(sandbox, guestRef, dataExtensionName)
         guests.save(conn, guest, now, identifiers_changed=False)
@@ -435,7 +435,7 @@ def delete_extension_fields(
     sandbox = sandbox_of(request)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = _load_for_ext(sandbox, conn, guestRef)
+        guest = load_for_extension(sandbox, conn, guestRef)
         ext = guest.exts.get(dataExtensionName)
         if ext is None:
             raise _ext_not_found(sandbox, guestRef, dataExtensionName)

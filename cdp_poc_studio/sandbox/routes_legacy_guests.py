@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from cdp_poc_studio.sandbox import guests, routes_guests
+from cdp_poc_studio.sandbox import guests, orders, routes_guests
 from cdp_poc_studio.sandbox.auth import check_basic, sandbox_of
 from cdp_poc_studio.sandbox.clock import iso
 from cdp_poc_studio.sandbox.errors import CdpError, JsonResponse, invalid, not_found
+from cdp_poc_studio.sandbox.fidelity import warn
 from cdp_poc_studio.sandbox.http import JsonBody, as_legacy, base_url, drop_nulls, new_ref, parse_expand
 from cdp_poc_studio.sandbox.validation import GUEST_EXTENSION_NAMES, require_object, validate_extension_values
 
@@ -73,7 +75,7 @@ def get_guest(request: Request, guestRef: str, expand: ExpandParam = None) -> Js
     sandbox = sandbox_of(request)
     guest = guests.load(sandbox.store.read(), guestRef)
     if guest is None:
-        raise routes_guests._guest_not_found(sandbox, guestRef)
+        raise routes_guests.guest_not_found(sandbox, guestRef)
     base = base_url(request)
     view = guests.guest_view(base, guest)
     view["href"] = f"{base}/v2/guests/{guest.ref}"
@@ -137,7 +139,7 @@ def create_extension(request: Request, guestRef: str, extension: str, body: Json
     values = _values(body)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = routes_guests._load_for_ext(sandbox, conn, guestRef)
+        guest = routes_guests.load_for_extension(sandbox, conn, guestRef)
         ext = guests.create_extension(guest, name, values, new_ref(), now)
         guests.save(conn, guest, now, identifiers_changed=False)
     return JsonResponse(legacy_extension_view(base_url(request), guestRef, name, ext), status_code=201)
@@ -147,7 +149,7 @@ def create_extension(request: Request, guestRef: str, extension: str, body: Json
 def list_extension(request: Request, guestRef: str, extension: str, expand: ExpandParam = None) -> JsonResponse:  # noqa: N803
     sandbox = sandbox_of(request)
     name = extension_name(extension)
-    guest = routes_guests._load_for_ext(sandbox, sandbox.store.read(), guestRef)
+    guest = routes_guests.load_for_extension(sandbox, sandbox.store.read(), guestRef)
     full = parse_expand(expand)
     return JsonResponse(_extension_collection(base_url(request), guestRef, name, guest.exts.get(name), full))
 
@@ -164,7 +166,7 @@ def _find(sandbox: Any, guest: guests.GuestRow, name: str, ext_ref: str) -> dict
 def get_extension(request: Request, guestRef: str, extension: str, extRef: str) -> JsonResponse:  # noqa: N803
     sandbox = sandbox_of(request)
     name = extension_name(extension)
-    guest = routes_guests._load_for_ext(sandbox, sandbox.store.read(), guestRef)
+    guest = routes_guests.load_for_extension(sandbox, sandbox.store.read(), guestRef)
     return JsonResponse(legacy_extension_view(base_url(request), guestRef, name, _find(sandbox, guest, name, extRef)))
 
 
@@ -176,7 +178,7 @@ def update_extension(request: Request, guestRef: str, extension: str, extRef: st
     values = _values(body)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = routes_guests._load_for_ext(sandbox, conn, guestRef)
+        guest = routes_guests.load_for_extension(sandbox, conn, guestRef)
         ext = _find(sandbox, guest, name, extRef)
         guests.check_unique_keys(guest.exts, name, values)
         ext["values"] = values  # "An update replaces all existing attributes" (legacy page)
@@ -198,8 +200,46 @@ def delete_extension(request: Request, guestRef: str, extension: str, extRef: st
     name = extension_name(extension)
     now = iso(sandbox.clock.now())
     with sandbox.store.write() as conn:
-        guest = routes_guests._load_for_ext(sandbox, conn, guestRef)
+        guest = routes_guests.load_for_extension(sandbox, conn, guestRef)
         _find(sandbox, guest, name, extRef)
         del guest.exts[name]
         guests.save(conn, guest, now, identifiers_changed=False)
     return JsonResponse({})
+
+
+# -- guest context (the .NET SDK's lookup) ------------------------------------------------------------------
+
+CONTEXT_ORDERS = 100  # the SDK asks for items.orders(offset:0,limit:100)
+
+
+@router.get("/v2/guestContexts/{guestRef}", tags=[TAG], summary="Retrieve a guest with its orders and items")
+def guest_context(request: Request, guestRef: str) -> Response:  # noqa: N803
+    """The guest with `orders`, each with its `orderItems` inlined. Not on Sitecore's pages: the .NET SDK's guest
+    lookup ends here (`?expand=items.orders(offset:0,limit:100)&source=all&timeout=30000`, parameters read as
+    that shape); the shape is the SDK's GuestContext model (fidelity table)."""
+    sandbox = sandbox_of(request)
+    conn = sandbox.store.read()
+    guest = guests.load(conn, guestRef)
+    if guest is None:
+        raise routes_guests.guest_not_found(sandbox, guestRef)
+    warn("guestContexts is not documented; answered in the shape the .NET SDK reads")
+    base = base_url(request)
+    view = guests.guest_view(base, guest)
+    rows = conn.execute(
+        "SELECT ref, guest_ref, created_at, modified_at, data, ext FROM orders WHERE guest_ref = ?"
+        " ORDER BY ordered_at DESC, ref LIMIT ?",
+        (guestRef, CONTEXT_ORDERS),
+    ).fetchall()
+    contexts = []
+    for r in rows:
+        order = orders.OrderRow(r[0], r[1], r[2], r[3], orjson.loads(r[4]), orjson.loads(r[5]) if r[5] else None)
+        context = orders.order_view(base, order)
+        items = conn.execute(
+            "SELECT ref, order_ref, created_at, modified_at, data, ext FROM order_items WHERE order_ref = ?"
+            " ORDER BY created_at, ref",
+            (order.ref,),
+        ).fetchall()
+        context["orderItems"] = [orders.item_view(base, item) for item in items]
+        contexts.append(context)
+    view["orders"] = contexts
+    return as_legacy(request, JsonResponse(view))

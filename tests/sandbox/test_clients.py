@@ -231,6 +231,13 @@ def test_dotnet_sdk_interactive_and_batch_sequences(api: SandboxApi) -> None:
         assert got["orderedAt"] == "2025-03-01T10:00:00.000Z"
         items = sdk.get(f"/v2/orders/{order_ref}/orderItems").json()["items"]
         assert sdk.get(f"/v2/orderItems/{items[0]['href'].split('/')[-1]}").json()["name"] == "Lamp"
+        # Find(email) ends in GetContext: the guest with its orders and their items
+        context = sdk.get(
+            f"/v2/guestContexts/{guest_ref}?expand=items.orders(offset:0,limit:100)&source=all&timeout=30000"
+        ).json()
+        assert context["ref"] == guest_ref
+        assert context["orders"][0]["orderItems"][0]["name"] == "Lamp"
+        assert context["orders"][0]["href"] == f"{api.base_url}/v2/orders/{order_ref}"
         # batch: allocation with an integer size, upload with Content-MD5 = raw digest
         data = gzip.compress(
             json.dumps(
