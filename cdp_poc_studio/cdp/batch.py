@@ -27,8 +27,6 @@ from cdp_poc_studio.cdp.ledger import (
     GuestLike,
     RecordKind,
     RunLedger,
-    guest_key,
-    order_key,
 )
 from cdp_poc_studio.domain.errors import (
     BatchCorrupted,
@@ -37,6 +35,7 @@ from cdp_poc_studio.domain.errors import (
     CdpNotFound,
     PresignedUrlExpired,
 )
+from cdp_poc_studio.domain.join_keys import guest_key, order_key
 from cdp_poc_studio.domain.limits import MAX_BATCH_FILE_BYTES
 from cdp_poc_studio.domain.progress import CancelToken, ProgressMeter, Stage, StageCallback, StageEvent
 
@@ -279,7 +278,7 @@ def write_batch_files(
                         "guest",
                         guest.seq,
                         0,
-                        guest_key(guest.record),
+                        guest_key(guest.record["value"]),
                         None,
                         writer.current_path.name,
                         position.line,
@@ -294,7 +293,7 @@ def write_batch_files(
                             "order",
                             guest.seq,
                             n,
-                            order_key(order.record),
+                            order_key(order.record["value"]),
                             g_ref,
                             writer.current_path.name,
                             position.line,
@@ -510,7 +509,13 @@ class BatchSender:
             entry = wanted.get(record.get("ref", ""))
             if entry is not None:
                 kind = RecordKind(record["schema"]) if record.get("schema") in ("guest", "order") else None
-                key = guest_key(record) if kind is RecordKind.GUEST else order_key(record) if kind else None
+                key = (
+                    guest_key(record["value"])
+                    if kind is RecordKind.GUEST
+                    else order_key(record["value"])
+                    if kind
+                    else None
+                )
                 found[entry.ref] = BatchFailure(
                     entry.ref, entry.code, entry.message, kind, key, None, None, file.path.name, line, record
                 )

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from cdp_poc_studio.domain.join_keys import guest_key, order_key
+
 
 class RecordKind(StrEnum):
     GUEST = "guest"
@@ -107,25 +109,12 @@ class BatchFileRow:
     updated_at: float
 
 
-def guest_key(record: dict[str, Any]) -> str:
-    """`provider:id` of a guest envelope's first identifier, or its email."""
-    value = record["value"]
-    identifiers = value.get("identifiers") or []
-    if identifiers:
-        return f"{identifiers[0]['provider']}:{identifiers[0]['id']}"
-    return str(value.get("email", ""))
-
-
-def order_key(record: dict[str, Any]) -> str:
-    return str(record["value"].get("referenceId", ""))
-
-
 def ledger_rows(guest: GuestLike) -> Iterator[tuple[str, str, int, int, str, str | None]]:
     """(ref, kind, seq, position, key, parent_ref) for a guest and its orders."""
     g_ref = guest.record["ref"]
-    yield g_ref, RecordKind.GUEST.value, guest.seq, 0, guest_key(guest.record), None
+    yield g_ref, RecordKind.GUEST.value, guest.seq, 0, guest_key(guest.record["value"]), None
     for n, order in enumerate(guest.orders, start=1):
-        yield order.record["ref"], RecordKind.ORDER.value, guest.seq, n, order_key(order.record), g_ref
+        yield order.record["ref"], RecordKind.ORDER.value, guest.seq, n, order_key(order.record["value"]), g_ref
 
 
 _SCHEMA = """

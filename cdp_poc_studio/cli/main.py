@@ -351,7 +351,9 @@ def _finish(report: RunReport, folder: Path, output: str) -> None:
     from cdp_poc_studio.cli.console import summary
 
     if output == "json":
-        click.echo((folder / "report" / "report.json").read_text())
+        from cdp_poc_studio.roundtrip.run_folder import RunFolder
+
+        click.echo(RunFolder(folder).report_json.read_text())
     elif output == "text":
         click.echo(summary(report, str(folder / "report")))
     raise SystemExit(0 if report.verdict in ("passed", "waiting") else 1)
@@ -569,8 +571,9 @@ def report_command(folder: Path, bundle: bool) -> None:
     from cdp_poc_studio.roundtrip.report_model import RunReport
     from cdp_poc_studio.roundtrip.reports import bundle as make_bundle
     from cdp_poc_studio.roundtrip.reports import write_reports
+    from cdp_poc_studio.roundtrip.run_folder import RunFolder
 
-    source = folder / "report" / "report.json"
+    source = RunFolder(folder).report_json
     try:
         report = RunReport.model_validate_json(source.read_bytes())
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cdp_poc_studio.cdp.exports import AudienceExportClient, ExportFormat, iter_export_file
 from cdp_poc_studio.domain.flatten import possible_keys
+from cdp_poc_studio.domain.join_keys import email_key
 from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.scenario import ExportSpec
@@ -52,7 +53,7 @@ def row_keys(row: Mapping[str, Any]) -> list[str]:
     """The join keys of an export row: its identifiers (`provider:id`) and `email:<address>`."""
     keys = list(identifier_keys(row.get("identifiers")))
     if row.get("email"):
-        keys.append(f"email:{row['email']}")
+        keys.append(email_key(row["email"]))
     return keys
 
 

@@ -10,14 +10,9 @@ from typing import Any
 
 import orjson
 
+from cdp_poc_studio.domain.join_keys import guest_key
 from cdp_poc_studio.generator.records import GeneratedGuest
 from cdp_poc_studio.roundtrip.verify import Expected, guest_fields, order_dates, order_fields
-
-
-def guest_key(guest: Mapping[str, Any]) -> str:
-    """The join key of a guest: its first identifier, `provider:id`."""
-    identifier = guest["identifiers"][0]
-    return f"{identifier['provider']}:{identifier['id']}"
 
 
 def to_line(generated: GeneratedGuest) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,7 +60,15 @@ from cdp_poc_studio.roundtrip.report_model import (
 )
 from cdp_poc_studio.roundtrip.reports import write_reports
 from cdp_poc_studio.roundtrip.returned_index import ReturnedIndex
-from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
+from cdp_poc_studio.roundtrip.run_folder import (
+    ReadbackGuest,
+    ReadbackItem,
+    ReadbackLine,
+    ReadbackOrder,
+    RunFolder,
+    RunState,
+    read_readback,
+)
 from cdp_poc_studio.roundtrip.scenario import Scenario, dump_scenario
 from cdp_poc_studio.roundtrip.verify import (
     Comparison,
@@ -308,36 +316,20 @@ class Pipeline:
         with_orders = self.scenario.verify.orders
         total = _total(self.scenario)
 
-        def fetch(line: dict[str, Any]) -> dict[str, Any]:
+        def fetch(line: dict[str, Any]) -> ReadbackLine:
             identifier = line["guest"]["identifiers"][0]
             found = reader.guest_by_identifier(identifier["provider"], identifier["id"])
-            out: dict[str, Any] = {
-                "key": line["key"], "matches": len(found), "guest": None, "orders": [],
-                "duplicates": [g.ref for g in found[1:]], "moved_orders": {},
-            }  # fmt: skip
+            result = ReadbackLine(key=line["key"], matches=len(found))
             if found:
-                guest = found[0]
-                out["guest"] = {"ref": guest.ref, "data": guest.data, "extensions": guest.extensions}
-            if with_orders and found:
-                # Every order CDP links to the guest (so an added or re-linked order shows), then where each
-                # sent order that is not among them went.
-                held = set()
-                for ref in reader.orders.list_for_guest(found[0].ref):
-                    snapshot = reader.order(ref, guests=False)
-                    held.add(snapshot.data.get("referenceId"))
-                    out["orders"].append({
-                        "data": snapshot.data,
-                        "extension": snapshot.extension,
-                        "items": [{"data": i.data, "extension": i.extension} for i in snapshot.items],
-                    })  # fmt: skip
+                result.guest = ReadbackGuest(ref=found[0].ref, data=found[0].data, extensions=found[0].extensions)
+            if with_orders:
                 for order in line["orders"]:
-                    reference = order["value"]["referenceId"]
-                    if reference in held:
-                        continue
-                    owners = [g for o in reader.orders_by_reference_id(reference, guests=True) for g in o.guest_refs]
-                    if owners:
-                        out["moved_orders"][reference] = owners
-            return out
+                    for snapshot in reader.orders_by_reference_id(order["value"]["referenceId"], guests=False)[:1]:
+                        items = [ReadbackItem(data=i.data, extension=i.extension) for i in snapshot.items]
+                        result.orders.append(
+                            ReadbackOrder(data=snapshot.data, extension=snapshot.extension, items=items)
+                        )
+            return result
 
         meter = ProgressMeter("readback", total, self.progress)
         done = duplicates = 0
@@ -346,9 +338,9 @@ class Pipeline:
             ThreadPoolExecutor(READBACK_WORKERS) as pool,
         ):
             for result in pool.map(fetch, read_lines(self.folder.generated)):
-                out.write(orjson.dumps(result) + b"\n")
+                out.write(result.model_dump_json().encode() + b"\n")
                 done += 1
-                duplicates += result["matches"] > 1
+                duplicates += result.matches > 1
                 meter.advance()
                 if done % 100 == 0:
                     self.cancel.raise_if_cancelled()
@@ -459,20 +451,21 @@ class Pipeline:
         return SourceRules(source, include=tuple(verify.fields), ignore=tuple(verify.ignore), **kwargs)
 
     def _compare_rest(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:
-        def build(line: dict[str, Any]) -> Returned:
-            guest = line["guest"]
-            orders = [
-                (o["data"], o["extension"], [(i["data"], i["extension"]) for i in o["items"]]) for o in line["orders"]
-            ]
-            return returned_from_rest(
-                self.schema, guest["data"], guest["extensions"], orders,
-                duplicates=line.get("duplicates", ()), moved_orders=line.get("moved_orders"),
-            )  # fmt: skip
+        def build(raw: dict[str, Any]) -> Returned:
+            line = ReadbackLine.model_validate(raw)
+            assert line.guest is not None  # only found guests are indexed
+            orders = []
+            for o in line.orders:
+                items: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = [
+                    (i.data, i.extension) for i in o.items
+                ]
+                orders.append((o.data, o.extension, items))
+            return returned_from_rest(self.schema, line.guest.data, line.guest.extensions, orders)
 
         with ReturnedIndex(self.folder.path / ".readback-index.sqlite", build) as index:
-            for line in read_lines(self.folder.readback):
-                if line["guest"] is not None:
-                    index.add(line, [line["key"]])
+            for line in read_readback(self.folder.readback):
+                if line.guest is not None:
+                    index.add(line.model_dump(), [line.key])
             return compare(self._expected(rejected, state), index, self._rules("rest"))
 
     def _compare_export(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Comparison:

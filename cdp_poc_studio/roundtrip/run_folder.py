@@ -9,19 +9,59 @@ requests.ndjson        the request log, secrets masked
 readback.ndjson.gz     what the REST read-back returned
 export/                the audience export files pulled back
 report/                report.html, report.json, junit.xml
+
+Each file with lines of our own has its pydantic model here (the scenario, run state and report have theirs in
+their modules), so a line is written and read back through one definition.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
 from cdp_poc_studio.roundtrip.report_model import StageTiming
+
+
+class ReadbackItem(BaseModel):
+    """An order item as CDP returned it: its attributes and its data extension."""
+
+    data: dict[str, Any]
+    extension: dict[str, Any] | None = None
+
+
+class ReadbackOrder(BaseModel):
+    data: dict[str, Any]
+    extension: dict[str, Any] | None = None
+    items: list[ReadbackItem] = []
+
+
+class ReadbackGuest(BaseModel):
+    ref: str
+    data: dict[str, Any]
+    extensions: dict[str, dict[str, Any]] = {}
+
+
+class ReadbackLine(BaseModel):
+    """One line of readback.ndjson.gz: what the REST read-back found for one sent guest (by its join key)."""
+
+    key: str
+    # How many guests CDP returned for the identifier: more than one means duplicates in CDP.
+    matches: int = 0
+    guest: ReadbackGuest | None = None
+    orders: list[ReadbackOrder] = []
+
+
+def read_readback(path: Path) -> Iterator[ReadbackLine]:
+    with gzip.open(path, "rb") as stream:
+        for line in stream:
+            yield ReadbackLine.model_validate_json(line)
 
 
 class RunState(BaseModel):
@@ -100,6 +140,10 @@ class RunFolder:
     @property
     def report(self) -> Path:
         return self.path / "report"
+
+    @property
+    def report_json(self) -> Path:
+        return self.report / "report.json"
 
     def exists(self) -> bool:
         return self.state_file.is_file() and self.scenario.is_file()

@@ -21,7 +21,7 @@ from cdp_poc_studio.roundtrip.generated import read_lines
 from cdp_poc_studio.roundtrip.pipeline import MappedGuest, mapped_guests
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
-from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
+from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState, read_readback
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.roundtrip.verify import rebuild_extensions
 
@@ -167,9 +167,8 @@ def list_runs(root: Path, limit: int = 200) -> list[RunSummary]:
 
 
 def load_report(folder: Path) -> RunReport | None:
-    source = folder / "report" / "report.json"
     try:
-        return RunReport.model_validate_json(source.read_bytes())
+        return RunReport.model_validate_json(RunFolder(folder).report_json.read_bytes())
     except (FileNotFoundError, ValueError):
         return None
 
@@ -272,30 +271,30 @@ def record_details(folder: Path, schema: ExtensionSchema, key: str, cancel: Canc
     unexpected: dict[str, Any] = {}
     note = ""
     if run.readback.exists():
-        for line in read_lines(run.readback):
-            if line["key"] != key:
+        for back in read_readback(run.readback):
+            if back.key != key:
                 continue
-            guest = line["guest"]
+            guest = back.guest
             if guest is None:
                 note = "CDP did not return this guest through REST."
                 break
-            nested, unexpected = rebuild_extensions(schema, "guest", guest["extensions"])
-            rebuilt = {"guest": _without_extensions(guest["data"]), "extensions": nested}
-            if line["orders"]:
+            nested, unexpected = rebuild_extensions(schema, "guest", guest.extensions)
+            rebuilt = {"guest": _without_extensions(guest.data), "extensions": nested}
+            if back.orders:
                 rebuilt["orders"] = [
                     {
-                        "referenceId": o["data"].get("referenceId"),
-                        "extension": rebuild_extensions(schema, "order", {"ext": o["extension"]})[0].get("ext")
-                        if o["extension"]
+                        "referenceId": o.data.get("referenceId"),
+                        "extension": rebuild_extensions(schema, "order", {"ext": o.extension})[0].get("ext")
+                        if o.extension
                         else None,
                         "items": [
-                            rebuild_extensions(schema, "order_item", {"ext": i["extension"]})[0].get("ext")
-                            if i["extension"]
+                            rebuild_extensions(schema, "order_item", {"ext": i.extension})[0].get("ext")
+                            if i.extension
                             else None
-                            for i in o["items"]
+                            for i in o.items
                         ],
                     }
-                    for o in line["orders"]
+                    for o in back.orders
                 ]
             break
     else:

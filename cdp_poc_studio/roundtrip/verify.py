@@ -21,6 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from cdp_poc_studio.domain.flatten import possible_keys, unflatten_group
+from cdp_poc_studio.domain.join_keys import email_key, identifier_key
 from cdp_poc_studio.domain.lint import parse_timestamp
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.normalise import OUTCOME_RULES, Outcome, compare_values, field_rules
@@ -394,7 +395,7 @@ def compare(
     expected_count = found = 0
     for record in expected:
         expected_count += 1
-        back = lookup(record.key) or (lookup(f"email:{record.email}") if record.email else None)
+        back = lookup(record.key) or (lookup(email_key(record.email)) if record.email else None)
         wanted = select(record.fields) if select else record.fields
         if back is None or record.rejected is not None:
             note_seen(record.key)
@@ -829,7 +830,7 @@ def identifier_keys(identifiers: Any) -> Iterator[str]:
             return
     for identifier in identifiers or []:
         if isinstance(identifier, dict) and "provider" in identifier and "id" in identifier:
-            yield f"{identifier['provider']}:{identifier['id']}"
+            yield identifier_key(identifier["provider"], identifier["id"])
 
 
 def order_dates(orders: Iterable[Mapping[str, Any]]) -> dict[str, datetime]:

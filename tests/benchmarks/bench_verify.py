@@ -4,11 +4,11 @@ import random
 import resource
 import time
 
+from cdp_poc_studio.domain.join_keys import guest_key
 from cdp_poc_studio.domain.schema_file import load_schema
 from cdp_poc_studio.generator.records import Generator
 from cdp_poc_studio.generator.settings import GeneratorSettings
 from cdp_poc_studio.resources import SCHEMAS
-from cdp_poc_studio.roundtrip.generated import guest_key
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.verify import Expected, Returned, SourceRules, compare, guest_fields
 from tests.helpers.figures import report
