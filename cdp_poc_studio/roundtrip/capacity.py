@@ -274,12 +274,11 @@ def measure_run(run: Path) -> dict[str, tuple[float, str]]:
     if batch_files and guests:
         size = sum(p.stat().st_size for p in batch_files)
         measured["batch_bytes_per_guest"] = (size / guests, f"{size:,} gzipped bytes for {guests:,} guests in {where}")
-    log = list(read_log(folder.requests))
     sandbox = state.target_kind == "sandbox"
-    measured.update(_from_log(log, guests, where, sandbox))
+    measured.update(_from_log(read_log(folder.requests), guests, where, sandbox))
     if not sandbox and guests:
         # A tenant's processing time is worth measuring; the sandbox's (milliseconds) would mislead.
-        processing = _processing_seconds(log)
+        processing = _processing_seconds(read_log(folder.requests))
         if processing > 0:
             records = guests + orders
             measured["processing_records_per_s"] = (records / processing, f"batch processing in {where}")

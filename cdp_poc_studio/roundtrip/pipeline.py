@@ -39,6 +39,7 @@ from cdp_poc_studio.domain.progress import (
 )
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.generator.records import GeneratedGuest, GeneratedOrder, Generator
+from cdp_poc_studio.roundtrip.capacity import CapacityPlan
 from cdp_poc_studio.roundtrip.export_reading import (
     EXPORT_ORDER_LIMIT,
     download_previous_runs,
@@ -411,6 +412,7 @@ class Pipeline:
         report = self._build_report(state, ledger, comparisons)
         if self.scenario.source is not None:
             self._account_for_rows(report, ledger, comparisons)
+        report.capacity = self._capacity_plan()
         write_reports(report, self.folder.report)
         state.stages["report"] = StageTiming(name="report", status="done", seconds=time.perf_counter() - started)
         report.stages = list(state.stages.values())
@@ -496,6 +498,14 @@ class Pipeline:
             run_prefix = f"{self.scenario.generator.identifier_provider}:{self.scenario.generator.effective_run_tag}-"
             extra = index.keys_starting_with(run_prefix)
             return compare(self._expected(rejected, state), index, rules, extra_keys=extra)
+
+    def _capacity_plan(self) -> CapacityPlan:
+        """How long a full load of the advisor's volume (or this run's guests) takes, from this run's figures."""
+        from cdp_poc_studio.roundtrip.capacity import measure_run, plan
+
+        advisor = self.scenario.integration.advisor
+        guests = max(advisor.volume if advisor is not None else 0, self.scenario.generator.guests)
+        return plan(guests, measure_run(self.folder.path))
 
     def _extra_sources(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> list[Comparison]:
         """Sources computed from what the REST read-back returned: the decisions snippets (roundtrip.decisions)."""

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cdp_poc_studio.roundtrip.capacity import CapacityPlan
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.rules import RULES
 from cdp_poc_studio.roundtrip.verify import Comparison, Difference
@@ -132,6 +133,8 @@ class RunReport(_Model):
     waiting_until: datetime | None = None
     traces: list[Trace] = []
     rows: RowsSummary | None = None
+    # How long a full load would take by Batch and by REST, from this run's figures (roundtrip.capacity).
+    capacity: CapacityPlan | None = None
 
     @property
     def passed(self) -> bool:

@@ -34,6 +34,10 @@ def test_every_snippet_passes_on_every_bundled_scenario(name: str, target: Targe
     for entry in index:
         assert (snippets / entry["file"]).read_text().strip()
     assert list((snippets / "sql").glob("*.sql"))
+    # The report carries the capacity plan measured from this run.
+    assert report.capacity is not None
+    assert report.capacity.figure("orders_per_guest").source == "measured"
+    assert "Capacity plan" in (pipeline.folder.report / "report.html").read_text()
 
 
 def test_a_broken_nested_value_in_cdp_is_a_finding_with_guest_path_and_snippet(
