@@ -75,12 +75,15 @@ def dry_run(
     exact_limit: int = EXACT_COUNT_LIMIT,
 ) -> DryRun:
     """What the send will do: the first batch lines or REST requests exactly as sent, and the counts."""
-    total = scenario.generator.guests
+    # A [source] sample holds as many guests as it has valid rows (plus any look-alike ones): counted, not known.
+    total = scenario.generator.guests if scenario.source is None else exact_limit + 1
     load = scenario.integration.load
     counted = min(total, exact_limit) if total > exact_limit else total
     preview_guests: list[MappedGuest] = []
     orders = items = lines = requests = size = 0
+    n_seen = 0
     for n, guest in enumerate(islice(mapped_guests(scenario, schema), counted), start=1):
+        n_seen = n
         if n <= PREVIEW_GUESTS:
             preview_guests.append(guest)
         orders += len(guest.orders)
@@ -94,6 +97,8 @@ def dry_run(
         if n % 500 == 0:
             cancel.raise_if_cancelled()
             report(ProgressReport("dry run", n, counted, message="counting records"))
+    if scenario.source is not None and n_seen < counted:
+        total = counted = n_seen
     scale = total / counted if counted else 1.0
     preview: list[str] = []
     planned: list[PlannedRequest] = []

@@ -49,6 +49,7 @@ from cdp_poc_studio.roundtrip.source_mapping import guest_sources, target_choice
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import SAMPLE_FILTER
 from cdp_poc_studio.ui.pages.base import Page
+from cdp_poc_studio.ui.widgets.source_rows import SourceRowsView
 from cdp_poc_studio.workers.tasks import Report
 
 SAMPLE_GUESTS = 10
@@ -159,8 +160,15 @@ class MappingPage(Page):
         payload_layout.addWidget(self.payload, 1)
         payload_layout.addWidget(self.lint_label)
 
+        # A sample's records as the check found them: mapped, or each finding with its row, column and value.
+        self.source_rows = SourceRowsView()
+        self.source_rows.hide()
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.table)
+        left.addWidget(self.source_rows)
+        left.setSizes([480, 180])
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.table)
+        split.addWidget(left)
         split.addWidget(payload_box)
         split.setSizes([760, 400])
         layout = QVBoxLayout(self)
@@ -521,6 +529,7 @@ class MappingPage(Page):
         self.status_changed.emit()
 
     def _check_generated(self) -> None:
+        self.source_rows.hide()
         _sources, records = self._generated_sources()
         targets = {s: self.target_of(r) for r, (s, editable) in enumerate(self._rows) if editable}
         problems = validate_targets(targets, records[0] if records else None)
@@ -553,6 +562,13 @@ class MappingPage(Page):
         self._record_problems = [[str(f) for f in row.findings] for row in preview.rows]
         self._checker = self._mapping_problems + [text for found in self._record_problems for text in found]
         self._show_before_after()
+        self.source_rows.show_lines([
+            {"row": r.number, "line": r.line, "key": r.key, "findings": [f.to_json() for f in r.findings],
+             "status": "mapped" if r.ok else "rejected by linter" if any(f.kind == "lint" for f in r.findings)
+             else "invalid"}
+            for r in preview.rows
+        ])  # fmt: skip
+        self.source_rows.show()
 
     def _show_before_after(self) -> None:
         preview = self._preview

@@ -38,6 +38,7 @@ from cdp_poc_studio.roundtrip.run_jobs import (
 )
 from cdp_poc_studio.roundtrip.run_jobs import record_details as load_record_details
 from cdp_poc_studio.roundtrip.scenario import Scenario
+from cdp_poc_studio.roundtrip.source.rows import resolve_source
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.run_controller import RunController
@@ -220,7 +221,8 @@ class SendPage(Page):
     # -- dry run ------------------------------------------------------------------------------------------------
 
     def start_dry_run(self) -> None:
-        scenario = self.context.document.scenario
+        # A [source] sample is named relative to the scenario file.
+        scenario = resolve_source(self.context.document.scenario, self.context.document.base_dir)
         try:
             schema = self.context.document.schema()
         except SchemaFileError as exc:

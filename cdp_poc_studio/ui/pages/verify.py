@@ -49,6 +49,7 @@ from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.qmodels.difference_table import OUTCOME_ORDER, DifferenceFilterProxy, DifferenceTableModel
 from cdp_poc_studio.ui.run_controller import RunController
 from cdp_poc_studio.ui.widgets.json_tree import JsonTree
+from cdp_poc_studio.ui.widgets.source_rows import SourceRowsView
 from cdp_poc_studio.ui.widgets.stage_progress import StageProgressPanel
 from cdp_poc_studio.workers.tasks import Report
 
@@ -221,6 +222,9 @@ class VerifyPage(Page):
         self.tabs.setObjectName("verifyTabs")
         self.tabs.addTab(differences_split, "Differences")
         self.charts_tab_index = self.tabs.addTab(charts, "Charts")
+        # A run of the customer's own sample: every source row, what CDP said of it, and what verification found.
+        self.source_rows = SourceRowsView()
+        self.source_rows_tab_index = -1
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -288,9 +292,21 @@ class VerifyPage(Page):
         self.rows = [*report.differences, *report.normalised_examples]
         self.model.set_rows(self.rows)
         self._fill_groups()
+        self._show_source_rows(report)
         self.status_changed.emit()
         # The charts are built on the next turn of the event loop: one long step would freeze the window.
         QTimer.singleShot(0, self._finish_showing)
+
+    def _show_source_rows(self, report: RunReport) -> None:
+        folder = self.run.folder
+        if report.rows is None or folder is None:
+            if self.source_rows_tab_index >= 0:
+                self.tabs.removeTab(self.source_rows_tab_index)
+                self.source_rows_tab_index = -1
+            return
+        if self.source_rows_tab_index < 0:
+            self.source_rows_tab_index = self.tabs.addTab(self.source_rows, "Source rows")
+        self.source_rows.show_folder(folder)
 
     def _finish_showing(self) -> None:
         self._show_charts(self.report)

@@ -1,0 +1,32 @@
+"""The customer's sample through the studio: mapped on the Map page, sent from Send on the embedded sandbox, and
+every source row's result on the Verify page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.test_roundtrip_gui import open_studio, send
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("load", ["batch", "rest"])
+def test_the_bundled_sample_is_sent_from_send_and_verified_row_by_row(qtbot, make_window, load: str) -> None:
+    window = open_studio(qtbot, make_window, "crm_sample", load=load)
+    window.go_to(3)
+    mapping = window.mapping_page
+    assert mapping.source == "imported"
+    assert mapping.validation_error() is None
+    assert mapping.source_rows.statuses() == ["mapped"] * 10
+    report = send(qtbot, window)
+    assert report.verdict == "passed"
+    assert window.send_page.dry is not None
+    assert window.send_page.dry.guests == 10
+    assert report.rows is not None
+    assert (report.rows.read, report.rows.verified) == (10, 10)
+    window.go_to(5)
+    verify = window.verify_page
+    assert verify.source_rows_tab_index >= 0
+    assert verify.tabs.tabText(verify.source_rows_tab_index) == "Source rows"
+    assert verify.source_rows.statuses() == ["verified"] * 10
+    assert "10 verified" in verify.source_rows.summary.text()
