@@ -22,6 +22,7 @@ from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import BUNDLE_FILTER, HTML_FILTER
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.run_controller import RunController
+from cdp_poc_studio.ui.widgets.snippets_panel import SnippetsPanel
 from cdp_poc_studio.workers.tasks import Report
 
 LISTED_REFS = 10
@@ -102,7 +103,8 @@ class ReportPage(Page):
         layout.addWidget(evidence)
         layout.addWidget(cleanup)
         layout.addWidget(self.status_label)
-        layout.addStretch(1)
+        self.snippets = SnippetsPanel(context)
+        layout.addWidget(self.snippets, 1)
 
         run.run_finished.connect(self.show_report)
         run.run_started.connect(self._on_run_started)
@@ -115,6 +117,7 @@ class ReportPage(Page):
         self.verdict_label.setText("A run is in progress.")
         self.summary_text.clear()
         self.files_label.clear()
+        self.snippets.show_run(None)
         self._refresh_buttons()
 
     def show_report(self, report: RunReport) -> None:
@@ -127,6 +130,7 @@ class ReportPage(Page):
                 f"In the run folder {folder}: report/report.html, report.json (machine-readable) and junit.xml (for "
                 "CI), with the scenario as run, the ledger, the request log and the data sent and pulled back."
             )
+        self.snippets.show_run(folder)
         self._refresh_buttons()
         self.status_changed.emit()
 

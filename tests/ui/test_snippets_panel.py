@@ -1,0 +1,40 @@
+"""The Report step's Snippets: a run's nested-data code by kind, copied with a click, and the hand-off written."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from tests.ui.test_roundtrip_gui import open_studio, send
+
+pytestmark = pytest.mark.slow
+
+
+def test_snippets_tab_copies_code_and_writes_the_handoff(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = open_studio(qtbot, make_window, "retail_loyalty", guests=6)
+    report = send(qtbot, window)
+    assert report.verdict == "passed"
+    window.go_to(6)
+    panel = window.report_page.snippets
+    assert "proved on every guest read back" in panel.note.text()
+    decisions = panel.lists["decision"]
+    assert decisions.list.count() == 3  # ext.address, ext.favouriteCategories, ext1.preferences
+    decisions.list.setCurrentRow(2)
+    assert "guest.dataExtensions" in decisions.code.toPlainText()
+    with qtbot.waitSignal(panel.copied) as copied:
+        qtbot.mouseClick(decisions.copy_button, Qt.MouseButton.LeftButton)
+    assert copied.args == ["decisions/guest_ext1_preferences.js"]
+    assert QGuiApplication.clipboard().text() == decisions.code.toPlainText()
+    sql = panel.lists["sql"]
+    assert sql.list.count() == 3
+    assert "FROM guests g" in sql.code.toPlainText()
+
+    out = tmp_path / "handoff"
+    window.context.dialogs.texts.append(str(out))
+    with qtbot.waitSignal(panel.handoff_written) as written:
+        qtbot.mouseClick(panel.handoff_button, Qt.MouseButton.LeftButton)
+    assert written.args[0].out == out
+    assert (out / "postman" / "collection.json").is_file()
+    assert (out / "load.py").is_file()
+    assert "Hand-off written" in panel.status.text()
