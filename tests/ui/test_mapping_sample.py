@@ -141,3 +141,27 @@ def test_a_sample_is_saved_into_the_scenario_and_reopened(qtbot, window: MainWin
     window.go_to(2)
     assert window.document.scenario.mapping == scenario.mapping
     assert not window.document.modified
+
+
+def test_lookalike_data_is_proposed_from_the_sample_and_editable_in_design(
+    qtbot, window: MainWindow, tmp_path: Path, dialogs
+) -> None:
+    page = _imported(qtbot, window, tmp_path, dialogs)
+    _type_steps(qtbot, page, "Tier", "lookup:g=gold,s=silver,b=bronze")
+    dialogs.texts.append("250")
+    qtbot.mouseClick(page.lookalike_button, Qt.MouseButton.LeftButton)
+    assert not dialogs.errors
+    scenario = window.document.scenario
+    assert scenario.source is not None
+    assert scenario.source.synthetic_rows == 250
+    fields = scenario.extensions.guest["ext"]
+    assert fields["tier"].kind == "choice"
+    assert set(fields["tier"].choices or []) == {"gold", "silver", "bronze"}
+    assert fields["emailOptIn"].kind == "bool"
+    assert scenario.generator.locales[0] == "en_IE"
+    # The Design data step shows the proposal for editing; the mapping is still the sample's.
+    window.go_to(2)
+    assert window.document.scenario.extensions.guest["ext"]["tier"].kind == "choice"
+    window.go_to(3)
+    assert window.mapping_page.source == "imported"
+    assert window.mapping_page.validation_error() is None

@@ -105,10 +105,19 @@ class MappingPage(Page):
         self.import_button.clicked.connect(self._on_import_clicked)
         self.source_note = QLabel()
         self.source_note.setWordWrap(True)
+        self.lookalike_button = QPushButton("Propose look-alike data…")
+        self.lookalike_button.setObjectName("proposeLookalike")
+        self.lookalike_button.setToolTip(
+            "From the sample: an extension schema and generator settings for more guests of the same shape, "
+            "editable in Design data; runs send the sample, then that many synthetic guests"
+        )
+        self.lookalike_button.clicked.connect(self._on_lookalike_clicked)
+        self.lookalike_button.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(QLabel("Source:"))
         top.addWidget(self.source_combo, 1)
         top.addWidget(self.import_button)
+        top.addWidget(self.lookalike_button)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("mappingTable")
@@ -354,6 +363,56 @@ class MappingPage(Page):
         if path is not None:
             self.import_sample(path)
 
+    def propose_lookalike(self, rows: int) -> str | None:
+        """Replace the scenario's schema with one proposed from the sample, and add `rows` synthetic guests.
+
+        Returns why not, or None. The proposal is the document's inline schema: the Design data step edits it.
+        """
+        from cdp_poc_studio.roundtrip.source.lookalike import propose
+        from cdp_poc_studio.roundtrip.source.mapper import SAMPLE_ERRORS
+        from cdp_poc_studio.roundtrip.source.rows import open_mapping, resolve_source
+
+        if self._sample is None or self._preview is None:
+            return "import a sample first"
+        if self.validation_error():
+            return f"fix the mapping first: {self.validation_error()}"
+        document = self.context.document
+        scenario = self.store(document.scenario)
+        try:
+            running = resolve_source(scenario, document.base_dir)
+            proposed = propose(running, self._schema(), open_mapping(running, self._schema()), rows)
+        except SAMPLE_ERRORS as exc:
+            return str(exc)
+        assert scenario.source is not None
+        source = scenario.source.model_copy(update={"synthetic_rows": rows})
+        self._sample.spec = source
+        document.replace(proposed.model_copy(update={"source": source}))
+        self.edited.emit()
+        self.status_changed.emit()
+        return None
+
+    def _on_lookalike_clicked(self) -> None:
+        answer = self.context.dialogs.ask_text(
+            self, "Look-alike data", "How many synthetic guests, after the sample's rows?", "1000"
+        )
+        if answer is None:
+            return
+        try:
+            rows = int(answer.replace(",", "").strip())
+        except ValueError:
+            rows = -1
+        if rows < 0:
+            self.context.dialogs.error(self, "Look-alike data", f"{answer!r} is not a number of guests (0 or more)")
+            return
+        problem = self.propose_lookalike(rows)
+        if problem:
+            self.context.dialogs.error(self, "Look-alike data", problem)
+        else:
+            self.source_note.setText(
+                f"Proposed: {rows:,} synthetic guests after the sample, from a schema drawn from its columns. "
+                "Review and edit it in Design data (value sets keep sample values; drop those you must not copy)."
+            )
+
     def _on_source_changed(self) -> None:
         if self._loading:
             return
@@ -530,6 +589,7 @@ class MappingPage(Page):
 
     def _check_generated(self) -> None:
         self.source_rows.hide()
+        self.lookalike_button.setEnabled(False)
         _sources, records = self._generated_sources()
         targets = {s: self.target_of(r) for r, (s, editable) in enumerate(self._rows) if editable}
         problems = validate_targets(targets, records[0] if records else None)
@@ -569,6 +629,7 @@ class MappingPage(Page):
             for r in preview.rows
         ])  # fmt: skip
         self.source_rows.show()
+        self.lookalike_button.setEnabled(True)
 
     def _show_before_after(self) -> None:
         preview = self._preview
