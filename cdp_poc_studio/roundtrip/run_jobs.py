@@ -321,6 +321,12 @@ def summary_paragraph(report: RunReport) -> str:
     when = report.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sources = []
     for source in report.sources:
+        if source.source == "decisions":
+            sources.append(
+                f"the generated Personalize decisions unpacked the nested data of {source.records_found:,} of "
+                f"{source.records_expected:,} guests, {100 * source.field_pass_rate:.2f} % of values equal"
+            )
+            continue
         name = "the REST read-back" if source.source == "rest" else "the audience export"
         sources.append(
             f"{name} found {source.records_found:,} of {source.records_expected:,} records, "

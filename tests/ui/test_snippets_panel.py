@@ -16,6 +16,9 @@ def test_snippets_tab_copies_code_and_writes_the_handoff(qtbot, make_window, tmp
     report = send(qtbot, window)
     assert report.verdict == "passed"
     window.go_to(6)
+    summary = window.report_page.summary_text.toPlainText()
+    assert "the generated Personalize decisions unpacked the nested data of 6 of 6 guests" in summary
+    assert summary.count("the audience export found") == 1
     panel = window.report_page.snippets
     assert "proved on every guest read back" in panel.note.text()
     decisions = panel.lists["decision"]
