@@ -234,3 +234,13 @@ def test_v2_writes_reach_batch_and_audience_export(api: SandboxApi) -> None:
     lines = [orjson.loads(x) for f in files for x in gzip.decompress(httpx.get(f["url"]).content).splitlines()]
     assert lines[0]["guestRef"] == guest["ref"]
     assert lines[0]["lastName"] == "Vogel"
+
+
+def test_json_body_with_a_byte_order_mark_or_no_content_type(api: SandboxApi) -> None:
+    body = b'\xef\xbb\xbf{"guestType": "customer", "firstName": "Bo"}'
+    with_bom = api.rest.post("/v2/guests", content=body, headers={"Content-Type": "application/json"})
+    assert with_bom.status_code == 201, with_bom.text
+    bare = httpx.post(f"{api.base_url}/v2/guests", content=body[3:], auth=("sandbox-client-key", "sandbox-api-token"))
+    assert bare.status_code == 201, bare.text
+    not_json = api.rest.post("/v2/guests", content=b"guestType=customer", headers=FORM)
+    assert not_json.status_code == 415
