@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._refresh_title)
         self.document.loaded.connect(self._on_document_loaded)
         context.runner.busy_changed.connect(self._refresh_steps)
+        # A background job that failed with no page to explain it still tells the user (issue 12).
+        context.runner.unhandled_failure.connect(self._on_runner_unhandled_failure)
         self.run.stages_changed.connect(self._refresh_steps)
         self.run.run_finished.connect(self._refresh_steps)
 
@@ -334,6 +336,9 @@ class MainWindow(QMainWindow):
     def _on_page_edited(self) -> None:
         self._blocked_message = None
         self.document.set_modified(True)
+
+    def _on_runner_unhandled_failure(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15_000)
 
     def _refresh_steps(self, *_args: object) -> None:
         style = self.style()

@@ -56,6 +56,12 @@ class ThreadExecutor:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
+def failure_message(name: str, exc: BaseException) -> str:
+    """What the status bar says when a background job fails and nobody else explained it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{name.replace('-', ' ').capitalize()} failed: {text}"
+
+
 class Job(QObject):
     """One submitted job body, observed from the UI thread.
 
@@ -80,6 +86,8 @@ class Job(QObject):
         self.body = body
         self.token = CancelToken()
         self.done = False
+        # Whether the submitter handles a failure; if not, the runner reports it (`unhandled_failure`).
+        self.failure_handled = False
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -102,13 +110,18 @@ class _Bridge(QObject):
 class TaskRunner(QObject):
     """Submits job bodies to an executor and keeps them alive until they finish.
 
+    Every failure reaches the user: a job submitted without `on_failure` has its error sent through
+    `unhandled_failure`, which the main window shows in its status bar. Failures are logged at warning level.
+
     Signals:
         busy_changed(bool): whether any job is running, for gating buttons.
         job_finished(object): a job (any outcome) has finished; its `Job` object.
+        unhandled_failure(str): a job without a failure handler failed; a one-line message for the user.
     """
 
     busy_changed = Signal(bool)
     job_finished = Signal(object)
+    unhandled_failure = Signal(str)
 
     def __init__(self, executor: Executor | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -145,6 +158,7 @@ class TaskRunner(QObject):
         if self._closed:
             raise RuntimeError("the task runner has been shut down")
         job = Job(next(self._ids), name, body, self)
+        job.failure_handled = on_failure is not None
         for signal, callback in (
             (job.succeeded, on_success),
             (job.failed, on_failure),
@@ -175,14 +189,19 @@ class TaskRunner(QObject):
         except Cancelled:
             self._post(lambda: self._finish(job, job.cancelled.emit))
         except Exception as exc:  # a job's failure is shown to the user, never lost
-            log.debug("job %s failed", job.name, exc_info=True)
+            log.warning("job %s failed: %s", job.name, exc, exc_info=True)
             error = exc  # `exc` is unbound when the except block ends; the lambda runs later
-            self._post(lambda: self._finish(job, lambda: job.failed.emit(error)))
+            self._post(lambda: self._finish(job, lambda: self._fail(job, error)))
         else:
             if job.token.cancelled:
                 self._post(lambda: self._finish(job, job.cancelled.emit))
             else:
                 self._post(lambda: self._finish(job, lambda: job.succeeded.emit(result)))
+
+    def _fail(self, job: Job, error: BaseException) -> None:
+        job.failed.emit(error)
+        if not job.failure_handled:
+            self.unhandled_failure.emit(failure_message(job.name, error))
 
     def _finish(self, job: Job, emit_outcome: Callable[[], None]) -> None:
         job.done = True

@@ -47,6 +47,26 @@ def test_immediate_runner_delivers_progress_result_and_failure(qtbot) -> None:
     assert isinstance(errors[0], ValueError)
 
 
+def test_a_failure_nobody_handles_reaches_the_status_bar_and_the_log(qtbot, window, caplog) -> None:
+    runner = window.context.runner
+
+    def broken(report: Report, cancel: CancelToken) -> None:
+        raise OSError("the disk is full\nmore detail")
+
+    unhandled: list[str] = []
+    runner.unhandled_failure.connect(unhandled.append)
+    with caplog.at_level("WARNING", logger="cdp_poc_studio.workers.tasks"):
+        runner.submit(broken, name="save-bundle")
+    assert unhandled == ["Save bundle failed: the disk is full"]
+    assert window.statusBar().currentMessage() == "Save bundle failed: the disk is full"
+    assert any(r.levelname == "WARNING" and "save-bundle" in r.getMessage() for r in caplog.records)
+
+    handled: list[BaseException] = []
+    runner.submit(broken, name="handled", on_failure=handled.append)
+    assert len(handled) == 1
+    assert len(unhandled) == 1, "a caller's own handler explains its failure"
+
+
 def test_threaded_runner_runs_off_the_ui_thread_and_cancels(qtbot) -> None:
     runner = TaskRunner()
     started = threading.Event()
