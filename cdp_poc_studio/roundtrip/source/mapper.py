@@ -138,6 +138,7 @@ class SourceMapping:
         )
         self._flat_origins = self._flat_keys()
         self._planned: list[tuple[Any, ...]] | None = None
+        self._fast: Any = _UNSET
 
     # ------------------------------------------------------------------------------------------------ compiling
 
@@ -238,6 +239,23 @@ class SourceMapping:
         return plan
 
     def map_row(self, row: SourceRow) -> MappedRow:
+        """One row mapped: by the compiled fast path when the row maps cleanly, else step by step with findings."""
+        if self._fast is _UNSET:
+            self._fast = self._compile_fast_or_none()
+        if self._fast is not None:
+            out = self._fast(row.cells)
+            if out is not None:
+                value, nested, key = out
+                record = {"ref": _ref(key), "schema": "guest", "mode": "upsert", "value": value}
+                if not self.lint or not lint_record(record, self.api, now=self.now):
+                    guest = GeneratedGuest(row.number, "", record, nested, [])
+                    return MappedRow(row.number, row.line, key, guest, [], record=record)
+        return self._map_row_slowly(row)
+
+    def _compile_fast_or_none(self) -> Callable[[list[str]], Any] | None:
+        return _compile_fast(self) if self.source.format == "csv" else None
+
+    def _map_row_slowly(self, row: SourceRow) -> MappedRow:
         cells = row.cells
         findings: list[Finding] | None = None
         value: dict[str, Any] = {"guestType": "customer"}
@@ -335,6 +353,100 @@ class SourceMapping:
 
 
 _ATTRIBUTE, _IDENTIFIER, _EXTENSION, _NESTED = range(4)
+_UNSET: Any = object()
+
+
+def _compile_fast(mapping: SourceMapping) -> Callable[[list[str]], Any] | None:
+    """A function written for this mapping: one CSV row to (value, nested extensions, key), or None.
+
+    It does what `_map_row_slowly` does for a row that maps cleanly, without the per-rule dispatch (about three
+    times faster); None means "not cleanly" (a transform failed, a required cell is empty, no identifier, the
+    row's width is wrong), and the row is then mapped step by step, which finds and names every problem.
+    Only flat targets are compiled: a mapping with nested extension targets or multi-column rules is not.
+    """
+    plan = mapping._plan()
+    if any(kind == _NESTED for _get, _steps, kind, *_rest in plan):
+        return None
+    columns = mapping.source.columns
+    namespace: dict[str, Any] = {"MISS": _UNSET, "TransformError": TransformError, "LIMIT": _MEMO_SIZE}
+    lines = ["def fast(cells):", f"    if len(cells) != {len(columns)}:", "        return None"]
+    lines += ["    value = {'guestType': 'customer'}", "    ids = []"]
+    groups: list[str] = []
+    for index, compiled in enumerate(mapping._compiled):
+        rule, target = compiled.rule, compiled.target
+        steps = compiled.steps
+        try:
+            empty = steps(None)
+        except TransformError:
+            return None
+        namespace[f"S{index}"], namespace[f"M{index}"], namespace[f"E{index}"] = steps, {}, empty
+        if len(rule.columns) > 1:
+            # Several columns: their cells as a list, transformed each time (a list is not worth remembering).
+            cells_of = ", ".join(f"cells[{columns.index(c)}] or None" for c in rule.columns)
+            lines += [
+                "    try:",
+                f"        r = S{index}([{cells_of}])",
+                "    except TransformError:",
+                "        return None",
+            ]
+        else:
+            lines.append(
+                f"    raw = cells[{columns.index(rule.columns[0])}] or None" if rule.columns else "    raw = None"
+            )
+        lines += (
+            []
+            if len(rule.columns) > 1
+            else [
+                "    if raw is None:",
+                f"        r = E{index}",
+                "    else:",
+                f"        r = M{index}.get(raw, MISS)",
+                "        if r is MISS:",
+                "            try:",
+                f"                r = S{index}(raw)",
+                "            except TransformError:",
+                "                return None",
+                f"            if len(M{index}) < LIMIT:",
+                f"                M{index}[raw] = r",
+            ]
+        )
+        if target.kind == "attribute":
+            write = (
+                f"value[{target.name!r}] = list(r) if type(r) is list else [r]"
+                if target.is_list
+                else f"value[{target.name!r}] = r"
+            )
+        elif target.kind == "identifier":
+            namespace[f"P{index}"] = rule.provider or mapping.provider
+            write = f"ids.append({{'provider': P{index}, 'id': str(r)}})"
+        else:
+            assert target.group is not None
+            if target.group not in groups:
+                groups.append(target.group)
+                lines.insert(4, f"    g_{target.group} = {{}}")
+            write = f"g_{target.group}[{target.path[-1]!r}] = r"
+        lines.append("    if r is not None:")
+        lines.append(f"        {write}")
+        if rule.required:
+            lines += ["    else:", "        return None"]
+    lines += [
+        "    if not ids:",
+        "        return None",
+        "    value['identifiers'] = ids",
+        "    nested = {}",
+    ]
+    for group in groups:
+        lines += [f"    if g_{group}:", f"        nested[{group!r}] = g_{group}"]
+    lines += [
+        "    if nested:",
+        "        value['extensions'] = [{'name': g, 'key': 'default', **v} for g, v in nested.items()]",
+        "    return value, nested, f\"{ids[0]['provider']}:{ids[0]['id']}\"",
+    ]
+    exec(compile("\n".join(lines), f"<mapping of {mapping.source.path.name}>", "exec"), namespace)
+    fast: Callable[[list[str]], Any] = namespace["fast"]
+    return fast
+
+
 _MEMO_SIZE = 100_000
 _NAMESPACE_BYTES = _REF_NAMESPACE.bytes
 

@@ -99,17 +99,51 @@ class Date(_Op):
 
     def step(self) -> Step:
         formats, out = tuple(self.formats), CDP_DATE if self.output == "cdp" else "%Y-%m-%d"
+        readers = [_date_reader(fmt) for fmt in formats]
+        cdp = self.output == "cdp"
 
         @lru_cache(CACHE)
         def parse(text: str) -> str:
-            for fmt in formats:
+            text = text.strip()
+            for fmt, reader in zip(formats, readers, strict=True):
                 try:
-                    return datetime.strptime(text.strip(), fmt).strftime(out)
+                    if reader is not None:
+                        day = reader(text)
+                        if day is None:
+                            continue
+                        year, month, date_ = day
+                        datetime(year, month, date_)  # a real day: 31/02 is refused here
+                        return f"{year:04d}-{month:02d}-{date_:02d}" + ("T00:00Z" if cdp else "")
+                    return datetime.strptime(text, fmt).strftime(out)
                 except ValueError:
                     continue
             raise TransformError(f"{text!r} is not a date in the form {' or '.join(formats)}")
 
         return lambda value: parse(value) if isinstance(value, str) else _not_text(value, "a date")
+
+
+_DATE_CODES = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%Y": r"(?P<Y>\d{4})"}
+
+
+def _date_reader(fmt: str) -> Callable[[str], tuple[int, int, int] | None] | None:
+    """A regex reader for day-month-year formats (strptime is slow); None for any other format, read by strptime.
+
+    The reader gives (year, month, day), or None when the text is not in this format; the caller checks the day
+    exists. Only %d, %m and %Y with literal separators are read this way, each exactly once.
+    """
+    parts = re.split(r"(%.)", fmt)
+    codes = [p for p in parts if p.startswith("%")]
+    if sorted(codes) != ["%Y", "%d", "%m"]:
+        return None
+    pattern = re.compile("".join(_DATE_CODES[p] if p in _DATE_CODES else re.escape(p) for p in parts if p) + "$")
+
+    def read(text: str) -> tuple[int, int, int] | None:
+        found = pattern.match(text)
+        if found is None:
+            return None
+        return int(found["Y"]), int(found["m"]), int(found["d"])
+
+    return read
 
 
 class DateTime(_Op):
@@ -177,6 +211,9 @@ class Boolean(_Op):
         return boolean
 
 
+_GROUPING = str.maketrans("", "", ",.' \u00a0")
+
+
 class Number(_Op):
     """A number with `decimal` "." or "," and optional thousands separators (the other mark, a space or ')."""
 
@@ -201,7 +238,7 @@ class Number(_Op):
                 hint = f" (set decimal = {other!r} for numbers like 1{other}5)" if other in value else ""
                 raise TransformError(f"{value!r} is not a number with decimal mark {decimal!r}{hint}")
             sign, whole, fraction = found.groups()
-            digits = sign + re.sub(r"\D", "", whole)
+            digits = sign + (whole if whole.isdigit() else whole.translate(_GROUPING))
             if fraction is None:
                 return int(digits)
             if integer:
@@ -412,6 +449,9 @@ def compile_steps(transforms: Sequence[_Op]) -> Step:
         chain.append((step, transform.handles_empty))
     if not chain:
         return _identity
+    if len(chain) == 1 and not chain[0][1]:
+        only = chain[0][0]
+        return lambda value: None if value is None else only(value)
 
     def run(value: Any) -> Any:
         for step, handles_empty in chain:
