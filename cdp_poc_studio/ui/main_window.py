@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from PySide6.QtCharts import QChartView
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,6 +28,10 @@ from PySide6.QtWidgets import (
 from shiboken6 import Shiboken
 
 from cdp_poc_studio import __version__
+from cdp_poc_studio.cdp.connection import CdpConnection
+from cdp_poc_studio.cdp.requestlog import LoggedRequest
+from cdp_poc_studio.domain.errors import CdpApiError
+from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.run_jobs import list_runs
 from cdp_poc_studio.roundtrip.scenario import ScenarioError
@@ -43,6 +49,7 @@ from cdp_poc_studio.ui.run_controller import RunController
 from cdp_poc_studio.ui.widgets.banner import Banner
 from cdp_poc_studio.ui.widgets.request_console import RequestConsole
 from cdp_poc_studio.workers.request_feed import RequestFeed
+from cdp_poc_studio.workers.tasks import Report
 
 log = logging.getLogger(__name__)
 APP_NAME = "CDP PoC Studio"
@@ -66,7 +73,13 @@ previous/next step, Ctrl+1..7 a step, F12 the request console, F1 this help, Ctr
 
 
 class MainWindow(QMainWindow):
-    """The studio's window. Built by `app.create_main_window` with everything it needs in `context`."""
+    """The studio's window. Built by `app.create_main_window` with everything it needs in `context`.
+
+    Signals:
+        replayed(str): a call replayed from the request console was answered (its status) or failed (why).
+    """
+
+    replayed = Signal(str)
 
     def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,7 +107,10 @@ class MainWindow(QMainWindow):
             self.verify_page,
             self.report_page,
         ]
-        self.console = RequestConsole(self.request_feed)
+        self.console = RequestConsole(self.request_feed, runner=context.runner)
+        self.console.replay_requested.connect(self.replay)
+        self.run.folder_opened.connect(lambda folder: self.console.show_run_log(Path(folder), live=True))
+        self.run.busy_changed.connect(self._on_run_busy_changed)
         self.console_dock = QDockWidget("Request console", self)
         self.console_dock.setObjectName("requestConsoleDock")
         self.console_dock.setWidget(self.console)
@@ -383,6 +399,52 @@ class MainWindow(QMainWindow):
         self.console_dock.show()
         self.console_dock.raise_()
 
+    def _on_run_busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self.console.follow_run(False)  # the run ended: index its last calls, stop tailing
+
+    def replay(self, entry: LoggedRequest) -> str | None:
+        """Send a logged call again to the same target (the run's, else the document's), in a job; returns why not.
+
+        The answer lands in this session's calls in the console, selected."""
+        scenario = self.run.scenario or self.document.scenario
+        plan = self.run.target_plan(scenario)
+        problem = plan if isinstance(plan, str) else replay_problem(entry, plan.profile.api_base_url)
+        if problem is not None:
+            message = f"Cannot replay this call: {problem}."
+            self.console.count_label.setText(message)
+            self.statusBar().showMessage(message, 15_000)
+            return problem
+        assert not isinstance(plan, str)
+        request_log = self.context.request_log
+        path = _path_and_query(entry.url)
+        auth = _auth_kind(entry)
+        headers = {name: value for name, value in entry.request_headers if name.lower() == "content-type"}
+        body = entry.request_body.encode() if entry.request_body else None
+
+        def job(_report: Report, cancel: CancelToken) -> str:
+            with CdpConnection(plan.profile, plan.credentials, request_log=request_log) as connection:
+                http = connection.http.bound(cancel=cancel)
+                try:
+                    response = http.request(entry.method, path, auth=auth, content=body, headers=headers, retry=False)
+                except CdpApiError as exc:
+                    return f"HTTP {exc.status}"
+                return f"HTTP {response.status_code}"
+
+        def done(answer: str) -> None:
+            self.request_feed.flush()
+            self.console.source_combo.setCurrentIndex(0)
+            self.console.select_row(self.console.row_count() - 1)
+            self.statusBar().showMessage(f"Replayed {entry.method} {path}: {answer}", 15_000)
+            self.replayed.emit(answer)
+
+        def failed(exc: BaseException) -> None:
+            self.statusBar().showMessage(f"The replay of {entry.method} {path} failed: {exc}", 15_000)
+            self.replayed.emit(str(exc))
+
+        self.context.runner.submit(job, name="replay", on_success=done, on_failure=failed)
+        return None
+
     def step_status(self, index: int) -> str | None:
         """What the step list says about a step: None when complete, else what is missing."""
         return self.pages[index].validation_error()
@@ -598,3 +660,28 @@ class MainWindow(QMainWindow):
 def _slug(name: str) -> str:
     slug = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
     return slug or "scenario"
+
+
+def replay_problem(entry: LoggedRequest, api_base_url: str) -> str | None:
+    """Why a logged call cannot be sent again to this target, or None."""
+    called, target = urlsplit(entry.url), urlsplit(api_base_url)
+    if (called.scheme, called.netloc) != (target.scheme, target.netloc):
+        return (f"it went to {called.scheme}://{called.netloc}, not to the target's API at {api_base_url} (token "
+                "requests and file uploads to storage are not replayed)")  # fmt: skip
+    if entry.request_bytes and not entry.request_body:
+        return "its body was not kept in the log (binary, or larger than the log keeps)"
+    if entry.request_body and "$CDP_" in entry.request_body:
+        return "its body held secrets, which the log masked"
+    return None
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _auth_kind(entry: LoggedRequest) -> Literal["basic", "oauth", "none"]:
+    for name, value in entry.request_headers:
+        if name.lower() == "authorization":
+            return "oauth" if value.lower().startswith("bearer") else "basic"
+    return "none"

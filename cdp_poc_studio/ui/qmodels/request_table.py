@@ -25,6 +25,54 @@ def is_error(entry: LoggedRequest) -> bool:
     return entry.status is None or entry.status >= 400
 
 
+def cell(entry: LoggedRequest, column: int, role: int) -> Any:
+    """What a request table shows of one call in a column, for a role (both consoles' models use it)."""
+    if role == Qt.ItemDataRole.DisplayRole:
+        if column == 0:
+            return (
+                time.strftime("%H:%M:%S", time.localtime(entry.started_at))
+                + f".{int(entry.started_at * 1000) % 1000:03d}"
+            )
+        if column == 1:
+            return entry.method
+        if column == 2:
+            return str(entry.status) if entry.status is not None else (entry.error or "no answer")
+        if column == 3:
+            return f"{entry.duration_ms:,.1f} ms"
+        if column == 4:
+            parts = urlsplit(entry.url)
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+        return f"{entry.response_bytes:,} / {entry.request_bytes:,}"
+    if role == SORT_ROLE:
+        return (entry.started_at, entry.method, entry.status or 0, entry.duration_ms, entry.url,
+                entry.response_bytes)[column]  # fmt: skip
+    if role == Qt.ItemDataRole.ToolTipRole and column == 4:
+        return entry.url
+    if role == Qt.ItemDataRole.ForegroundRole and column == 2 and is_error(entry):
+        return QColor("#c62828")
+    if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 3, 5):
+        return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return None
+
+
+def accepts(entry: LoggedRequest, method: str, status: str, text: str) -> bool:
+    """The console's filter: a method ("" for all), one of STATUS_FILTERS, and lower-case text in the URL or bodies.
+    Plain Python: the scan of a run's log on disk runs it on a worker thread."""
+    if method and entry.method != method:
+        return False
+    if status != STATUS_FILTERS[0]:
+        if status.startswith("Errors"):
+            if not is_error(entry):
+                return False
+        elif status_class(entry) != status:
+            return False
+    if text:
+        haystack = " ".join((entry.url, entry.request_body or "", entry.response_body or "")).lower()
+        if text not in haystack:
+            return False
+    return True
+
+
 class RequestTableModel(QAbstractTableModel):
     """At most `capacity` entries, oldest dropped first, so memory stays flat however long the studio runs."""
 
@@ -51,34 +99,7 @@ class RequestTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        entry = self._entries[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return (
-                    time.strftime("%H:%M:%S", time.localtime(entry.started_at))
-                    + f".{int(entry.started_at * 1000) % 1000:03d}"
-                )
-            if column == 1:
-                return entry.method
-            if column == 2:
-                return str(entry.status) if entry.status is not None else (entry.error or "no answer")
-            if column == 3:
-                return f"{entry.duration_ms:,.1f} ms"
-            if column == 4:
-                parts = urlsplit(entry.url)
-                return parts.path + (f"?{parts.query}" if parts.query else "")
-            return f"{entry.response_bytes:,} / {entry.request_bytes:,}"
-        if role == SORT_ROLE:
-            return (entry.started_at, entry.method, entry.status or 0, entry.duration_ms, entry.url,
-                    entry.response_bytes)[column]  # fmt: skip
-        if role == Qt.ItemDataRole.ToolTipRole and column == 4:
-            return entry.url
-        if role == Qt.ItemDataRole.ForegroundRole and column == 2 and is_error(entry):
-            return QColor("#c62828")
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 3, 5):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        return cell(self._entries[index.row()], index.column(), role)
 
     def append(self, entries: list[LoggedRequest]) -> None:
         if not entries:
@@ -124,20 +145,7 @@ class RequestFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
         assert isinstance(model, RequestTableModel)
-        entry = model.entry(source_row)
-        if self.method and entry.method != self.method:
-            return False
-        if self.status != STATUS_FILTERS[0]:
-            if self.status.startswith("Errors"):
-                if not is_error(entry):
-                    return False
-            elif status_class(entry) != self.status:
-                return False
-        if self.text:
-            haystack = " ".join((entry.url, entry.request_body or "", entry.response_body or "")).lower()
-            if self.text not in haystack:
-                return False
-        return True
+        return accepts(model.entry(source_row), self.method, self.status, self.text)
 
     def entry(self, row: int) -> LoggedRequest:
         source = self.mapToSource(self.index(row, 0))
