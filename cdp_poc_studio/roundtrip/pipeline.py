@@ -320,16 +320,24 @@ class Pipeline:
         def fetch(line: dict[str, Any]) -> ReadbackLine:
             identifier = line["guest"]["identifiers"][0]
             found = reader.guest_by_identifier(identifier["provider"], identifier["id"])
-            result = ReadbackLine(key=line["key"], matches=len(found))
+            result = ReadbackLine(key=line["key"], matches=len(found), duplicates=[g.ref for g in found[1:]])
             if found:
                 result.guest = ReadbackGuest(ref=found[0].ref, data=found[0].data, extensions=found[0].extensions)
-            if with_orders:
+            if with_orders and found:
+                # Every order CDP links to the guest (so an added or re-linked order shows), then where each
+                # sent order that is not among them went.
+                held = set()
+                for ref in reader.orders.list_for_guest(found[0].ref):
+                    snapshot = reader.order(ref, guests=False)
+                    held.add(snapshot.data.get("referenceId"))
+                    items = [ReadbackItem(data=i.data, extension=i.extension) for i in snapshot.items]
+                    result.orders.append(ReadbackOrder(data=snapshot.data, extension=snapshot.extension, items=items))
                 for order in line["orders"]:
-                    for snapshot in reader.orders_by_reference_id(order["value"]["referenceId"], guests=False)[:1]:
-                        items = [ReadbackItem(data=i.data, extension=i.extension) for i in snapshot.items]
-                        result.orders.append(
-                            ReadbackOrder(data=snapshot.data, extension=snapshot.extension, items=items)
-                        )
+                    reference = order["value"]["referenceId"]
+                    if reference not in held:
+                        owners = [g for o in reader.orders_by_reference_id(reference) for g in o.guest_refs]
+                        if owners:
+                            result.moved_orders[reference] = owners
             return result
 
         meter = ProgressMeter("readback", total, self.progress)
@@ -462,7 +470,10 @@ class Pipeline:
                     (i.data, i.extension) for i in o.items
                 ]
                 orders.append((o.data, o.extension, items))
-            return returned_from_rest(self.schema, line.guest.data, line.guest.extensions, orders)
+            return returned_from_rest(
+                self.schema, line.guest.data, line.guest.extensions, orders,
+                duplicates=line.duplicates, moved_orders=line.moved_orders,
+            )  # fmt: skip
 
         with ReturnedIndex(self.folder.path / ".readback-index.sqlite", build) as index:
             for line in read_readback(self.folder.readback):

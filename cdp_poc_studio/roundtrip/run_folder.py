@@ -55,7 +55,12 @@ class ReadbackLine(BaseModel):
     # How many guests CDP returned for the identifier: more than one means duplicates in CDP.
     matches: int = 0
     guest: ReadbackGuest | None = None
+    # Every order CDP links to the guest (so an added or re-linked order shows, docs/verification.md).
     orders: list[ReadbackOrder] = []
+    # The refs of the other guests holding the identifier (D-DUPLICATE).
+    duplicates: list[str] = []
+    # Sent orders not linked to this guest but found under another: referenceId -> those guests' refs (D-RELINKED).
+    moved_orders: dict[str, list[str]] = {}
 
 
 def read_readback(path: Path) -> Iterator[ReadbackLine]:
