@@ -205,3 +205,34 @@ def test_a_difference_points_back_to_its_source_row_and_column(target: Target, t
     ]  # fmt: skip
     assert mapping.origin("ext.interests[1]") == "Interests"
     assert mapping.origin("identifiers") == "Customer No"
+
+
+def test_a_sample_run_waits_for_the_nightly_snapshot_resumes_and_names_the_row_that_went_missing(
+    target: Target, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from cdp_poc_studio.cdp.rest import GuestClient
+
+    scenario, schema = crm_sample()
+    nightly = Target(target.connection, target.description, "sandbox", admin=target.admin, nightly_snapshot=True)
+    pipeline, first = run(scenario, schema, nightly, tmp_path)
+    assert first.verdict == "waiting"
+    assert first.rows is not None
+    assert first.rows.verified == 10  # by REST so far
+    guests = GuestClient(target.connection.http)
+    (ref,) = guests.find_by_identifier("CRM", "C-1004")
+    guests.delete(ref)
+    assert target.admin is not None
+    assert first.waiting_until is not None
+    target.admin.set_clock(first.waiting_until + timedelta(minutes=5))
+    resumed = Pipeline(pipeline.scenario, pipeline.schema, pipeline.folder, nightly, batch_poll_seconds=0.05).run()
+    assert resumed.verdict == "failed"
+    assert resumed.rows is not None
+    assert (resumed.rows.verified, resumed.rows.differs) == (9, 1)
+    missing = [d for d in resumed.differences if d.record == "CRM:C-1004" and d.outcome.fails]
+    assert missing
+    assert {d.origin for d in missing} == {"row 4"}
+    row = next(r for r in rows_log(pipeline.folder.path) if r["row"] == 4)
+    assert row["status"] == "differs"
+    assert {d["source"] for d in row["differences"]} == {"export"}
