@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ import click
 from cdp_poc_studio import __version__
 
 if TYPE_CHECKING:
+    from cdp_poc_studio.cdp.secrets import SecretName
     from cdp_poc_studio.domain.schema import ExtensionSchema
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
     from cdp_poc_studio.roundtrip.report_model import RunReport
@@ -319,9 +320,14 @@ def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
     try:
         scenario = resolve_source(load_scenario(path), path.parent)
         schema = scenario.resolved_schema(path.parent)
+        problems = run_problems(scenario, schema)
     except ScenarioError as exc:
         raise ConfigError(str(exc)) from None
-    problems = run_problems(scenario, schema)
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: the extension schema is nested too deeply to read; CDP stores data extensions as flat keys, "
+            'so nest a few levels at most and keep deeper data as one JSON value (flatten = "json")'
+        ) from None
     if problems:
         listing = "\n".join(f"  {p}" for p in problems)
         raise ConfigError(f"{path}: this scenario cannot be run:\n{listing}")
@@ -331,14 +337,21 @@ def _load_scenario(path: Path) -> tuple[Scenario, ExtensionSchema]:
 @contextmanager
 def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None) -> Iterator[Target]:
     from cdp_poc_studio.targets.sandbox_process import SandboxStartError
-    from cdp_poc_studio.targets.target import TargetError, default_sandbox_db, profile_target, sandbox_target
+    from cdp_poc_studio.targets.target import (
+        TargetError,
+        default_sandbox_db,
+        needed_secrets,
+        profile_target,
+        sandbox_target,
+    )
 
     choice = target or ("sandbox" if scenario.target.kind == "sandbox" else f"profile:{scenario.target.profile}")
     try:
         if choice == "sandbox":
             opened = sandbox_target(sandbox_db or default_sandbox_db(), scenario.target.snapshot)
         elif choice.startswith("profile:"):
-            opened = profile_target(choice.removeprefix("profile:"))
+            needed = needed_secrets(scenario.integration.load, scenario.integration.pull_back)
+            opened = profile_target(choice.removeprefix("profile:"), needed)
         else:
             raise ConfigError(f"--target {choice!r}: use sandbox or profile:NAME")
         with opened as handle:
@@ -360,6 +373,13 @@ def _finish(report: RunReport, folder: Path, output: str) -> None:
 
 
 def _execute(pipeline: Pipeline, output: str) -> RunReport:
+    import gzip
+    import sqlite3
+    import zlib
+
+    import orjson
+    from pydantic import ValidationError
+
     from cdp_poc_studio.cli.console import ProgressLine
     from cdp_poc_studio.domain.errors import CdpError
     from cdp_poc_studio.domain.progress import Cancelled
@@ -367,6 +387,8 @@ def _execute(pipeline: Pipeline, output: str) -> RunReport:
     from cdp_poc_studio.roundtrip.source.reader import SourceError
     from cdp_poc_studio.roundtrip.source.rows import RowFindingsError
 
+    # What a truncated gzip file, a damaged line or a damaged ledger raise while a run folder is read.
+    damaged = (EOFError, zlib.error, gzip.BadGzipFile, orjson.JSONDecodeError, sqlite3.DatabaseError, ValidationError)
     line = ProgressLine()
     pipeline.progress = line if output == "text" else None
     try:
@@ -381,8 +403,37 @@ def _execute(pipeline: Pipeline, output: str) -> RunReport:
         raise click.ClickException(f"interrupted; resume with: cdp-poc-studio resume {pipeline.folder.path}") from None
     except (RowFindingsError, SourceError, MappingError) as exc:
         raise ConfigError(f"{exc}\nThe run folder: {pipeline.folder.path}") from None
+    except damaged as exc:
+        folder = pipeline.folder.path
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"a file in the run folder {folder} is damaged or truncated ({type(exc).__name__}: {cause}); it cannot "
+            f"be completed: run the scenario again with `cdp-poc-studio run {folder / 'scenario.toml'}`"
+        ) from None
     finally:
         line.close()
+
+
+_YES = click.option(
+    "--yes", is_flag=True, help="Run even when the estimate says it would take hours or fill most of the disk."
+)
+
+
+def _confirm_size(scenario: Scenario, runs_root: Path, yes: bool) -> None:
+    """A run that would take hours or most of the disk starts only when confirmed (or with --yes)."""
+    import sys
+
+    from cdp_poc_studio.roundtrip.estimate import estimate_run
+
+    estimate = estimate_run(scenario, runs_root)
+    if not estimate.needs_confirmation or yes:
+        return
+    if estimate.bytes > estimate.free_bytes:
+        raise ConfigError(f"{estimate.describe()}; lower --guests or free some disk")
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{estimate.describe()}; add --yes to run it anyway, or lower --guests")
+    if not click.confirm(f"{estimate.describe()}. Run it?", default=False, err=True):
+        raise ConfigError("not started; lower --guests, or add --yes to skip this question")
 
 
 _OUTPUT = click.option(
@@ -412,6 +463,7 @@ _OUTPUT = click.option(
     is_flag=True,
     help="With a [source] sample: send the rows that map cleanly even when others have findings.",
 )
+@_YES
 @_OUTPUT
 def run_command(
     scenario_path: Path,
@@ -420,6 +472,7 @@ def run_command(
     sandbox_db: str | None,
     guests: int | None,
     valid_rows_only: bool,
+    yes: bool,
     output: str,
 ) -> None:
     """Run a scenario end to end: exit 0 when verification passes, 1 when it fails, 2 for bad usage."""
@@ -432,6 +485,7 @@ def run_command(
     if valid_rows_only and scenario.source is not None:
         source = scenario.source.model_copy(update={"invalid_rows": "skip"})
         scenario = scenario.model_copy(update={"source": source})
+    _confirm_size(scenario, runs_root, yes)
     with _open_target(scenario, target, sandbox_db) as handle:
         try:
             pipeline = Pipeline.start(scenario, schema, runs_root, handle)
@@ -453,8 +507,9 @@ def run_command(
 @click.option(
     "--runs", "runs_root", type=click.Path(path_type=Path, file_okay=False), default=Path("runs"), show_default=True
 )
+@_YES
 @_OUTPUT
-def demo_command(name: str, guests: int | None, runs_root: Path, output: str) -> None:
+def demo_command(name: str, guests: int | None, runs_root: Path, yes: bool, output: str) -> None:
     """Start a fresh embedded sandbox, run a bundled scenario end to end, print the summary and the report."""
     from cdp_poc_studio.resources import SCENARIOS
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
@@ -467,6 +522,7 @@ def demo_command(name: str, guests: int | None, runs_root: Path, output: str) ->
     scenario, schema = _load_scenario(path)
     if guests:
         scenario = scenario.model_copy(update={"generator": scenario.generator.model_copy(update={"guests": guests})})
+    _confirm_size(scenario, runs_root, yes)
     if output == "text":
         click.echo(
             f"Starting a fresh embedded CDP sandbox and running {scenario.name!r} "
@@ -532,7 +588,9 @@ def resume_command(folder: Path, output: str) -> None:
 
     run, state = _run_folder(folder)
     scenario, schema = _load_scenario(run.scenario)
-    with _reopen(state) as handle:
+    from cdp_poc_studio.targets.target import needed_secrets
+
+    with _reopen(state, needed_secrets(scenario.integration.load, scenario.integration.pull_back)) as handle:
         report = _execute(Pipeline(scenario, schema, run, handle), output)
     _finish(report, folder, output)
 
@@ -548,13 +606,14 @@ def _run_folder(folder: Path) -> tuple[RunFolder, RunState]:
 
 
 @contextmanager
-def _reopen(state: RunState) -> Iterator[Target]:
+def _reopen(state: RunState, needed: Iterable[SecretName] | None = None) -> Iterator[Target]:
+    """The run's target; by default with the credentials of REST and batch only (what a clean-up uses)."""
     from cdp_poc_studio.targets.sandbox_process import SandboxStartError
-    from cdp_poc_studio.targets.target import TargetError, reopen_target
+    from cdp_poc_studio.targets.target import BASIC, TargetError, reopen_target
 
     try:
         reopened = reopen_target(state.target_kind, profile=state.profile, sandbox_db=state.sandbox_db,
-                                 sandbox_snapshot=state.sandbox_snapshot)  # fmt: skip
+                                 sandbox_snapshot=state.sandbox_snapshot, needed=needed or BASIC)  # fmt: skip
         with reopened as handle:
             yield handle
     except (TargetError, SandboxStartError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import platform
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +148,17 @@ class Pipeline:
 
             schema = open_mapping(scenario, schema).schema
         folder = RunFolder.create(runs_root, scenario.name)
+        try:
+            return cls._begin(folder, scenario, schema, target, **kwargs)
+        except BaseException:
+            # A run folder is whole or absent: one that failed before its first stage is removed.
+            shutil.rmtree(folder.path, ignore_errors=True)
+            raise
+
+    @classmethod
+    def _begin(
+        cls, folder: RunFolder, scenario: Scenario, schema: ExtensionSchema, target: Target, **kwargs: Any
+    ) -> Pipeline:
         as_run = scenario.model_copy(update={"schema_file": None, "extensions": schema})
         if as_run.generator.anchor_date is None:
             # Dates are drawn relative to the run's clock (the sandbox's when it is the target), fixed in the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.domain.schema_check import check_schema
+from cdp_poc_studio.generator.records import Generator
+from cdp_poc_studio.generator.values import SchemaValueError
 from cdp_poc_studio.roundtrip.scenario import Scenario
 
 
@@ -17,4 +19,10 @@ def run_problems(scenario: Scenario, schema: ExtensionSchema) -> list[str]:
         problems.append("[generator] guests is 0: a run needs at least 1 guest to prove anything")
     violations = check_schema(schema, api=scenario.integration.load)
     problems.extend(f"the extension schema breaks CDP's rules: {violation}" for violation in violations)
+    if not violations:
+        try:
+            # Builds every field's value maker: an unknown Faker provider or bad arguments fail here, not mid-run.
+            Generator(scenario.generator, schema)
+        except SchemaValueError as exc:
+            problems.append(f"the extension schema: {exc}")
     return problems

@@ -10,7 +10,7 @@ their secrets come from the OS keyring or the environment, never from a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +22,7 @@ from pydantic import SecretStr, ValidationError
 from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import RequestLog
-from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS, Credentials
+from cdp_poc_studio.cdp.secrets import ENV_VARS, LABELS, SANDBOX_CREDENTIALS, Credentials, SecretName
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode, default_sandbox_db
 from cdp_poc_studio.targets.settings import SavedProfile
@@ -165,24 +165,46 @@ def stored_credentials(saved: SavedProfile) -> Credentials:
     )
 
 
-@contextmanager
-def profile_target(name: str) -> Iterator[Target]:
-    """A real tenant from the studio's saved profiles, with its secrets from the environment or the OS keyring."""
-    from cdp_poc_studio.cdp.secrets import ENV_VARS, SecretName
+BASIC = (SecretName.CLIENT_KEY, SecretName.API_TOKEN)
+OAUTH = (SecretName.OAUTH_CLIENT_ID, SecretName.OAUTH_CLIENT_SECRET)
 
+
+def needed_secrets(load: str, pull_back: Iterable[str]) -> tuple[SecretName, ...]:
+    """The credentials a scenario's APIs use: Basic (client key, API token) to load by batch or REST and to read
+    back through REST; OAuth (client id and secret) only to pull the audience export."""
+    return BASIC + (OAUTH if "export" in pull_back else ())
+
+
+def missing_secrets(credentials: Credentials, needed: Iterable[SecretName]) -> list[SecretName]:
+    return [name for name in needed if not (value := credentials.get(name)) or not value.get_secret_value()]
+
+
+@contextmanager
+def profile_target(name: str, needed: Iterable[SecretName] = BASIC + OAUTH) -> Iterator[Target]:
+    """A real tenant from the studio's saved profiles, with its secrets from the environment or the OS keyring.
+
+    Only the `needed` credentials must be there (see `needed_secrets`); TargetError names exactly the missing ones.
+    """
     saved = saved_profile(name)
     credentials = stored_credentials(saved)
-    if credentials.api_token is None:
+    missing = missing_secrets(credentials, needed)
+    if missing:
+        names = ", ".join(f"{LABELS[m]} ({ENV_VARS[m]})" for m in missing)
         raise TargetError(
-            f"no API token for profile {name!r}: store it on the studio's Connect page (OS keyring) or set "
-            f"{ENV_VARS[SecretName.API_TOKEN]}"
+            f"profile {name!r} has no {names}: store it on the studio's Connect page (OS keyring) or set the "
+            "environment variable"
         )
     with profile_plan(saved, credentials).open() as target:
         yield target
 
 
 def reopen_target(
-    kind: TargetKind, *, profile: str | None, sandbox_db: str | None, sandbox_snapshot: SnapshotMode | None
+    kind: TargetKind,
+    *,
+    profile: str | None,
+    sandbox_db: str | None,
+    sandbox_snapshot: SnapshotMode | None,
+    needed: Iterable[SecretName] = BASIC,
 ) -> AbstractContextManager[Target]:
     """The target a run went to (as its run folder records it), for `resume` and `cleanup`; TargetError when it
     cannot be reached."""
@@ -190,4 +212,4 @@ def reopen_target(
         if not sandbox_db or sandbox_db == ":memory:":
             raise TargetError("this run went to a throwaway sandbox (a demo): its data is gone")
         return sandbox_target(sandbox_db, sandbox_snapshot or "immediate")
-    return profile_target(profile or "")
+    return profile_target(profile or "", needed)
