@@ -7,6 +7,7 @@ such API: exports are defined in its own UI there.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,12 +20,26 @@ class SandboxAdminError(RuntimeError):
 
 
 class SandboxAdmin:
-    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+    """`verify`: for a sandbox started with TLS, `ssl.create_default_context(cafile=<its certificate>)`.
+    `token`: the admin token, needed when the sandbox was given one (always when it listens beyond loopback)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool | ssl.SSLContext = True,
+        token: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._transport = transport
+        self._verify = verify
+        self._headers = {"X-Sandbox-Admin-Token": token} if token else {}
 
     def _request(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
-        with httpx.Client(base_url=self.base_url, timeout=120.0, transport=self._transport) as http:
+        with httpx.Client(
+            base_url=self.base_url, timeout=120.0, transport=self._transport, verify=self._verify, headers=self._headers
+        ) as http:
             response = http.request(method, f"/_sandbox{path}", json=json, params=params)
         if response.status_code >= 400:
             try:

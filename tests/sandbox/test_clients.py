@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess
 
 if TYPE_CHECKING:
@@ -404,6 +405,8 @@ def test_tls_child_process_prints_its_certificate(tls_sandbox: SandboxProcess) -
     context = ssl.create_default_context(cafile=tls_sandbox.certificate)
     with httpx.Client(base_url=tls_sandbox.base_url, verify=context, auth=(CLIENT_KEY, API_TOKEN)) as client:
         assert client.get("/v2/guests").status_code == 200
+    # the studio's admin client over HTTPS
+    assert SandboxAdmin(tls_sandbox.base_url, verify=context).health()["status"] == "ok"
 
 
 @pytest.mark.slow
