@@ -1,20 +1,14 @@
 """Mapping sources to CDP targets: the rows the Map page shows, suggestions, and validation against CDP's rules.
 
 Qt-free. A source is either the generated data (wire paths of the design, mapped one to one unless the scenario
-says otherwise) or a sample of the customer's own data imported from CSV or JSON (columns mapped by suggestion,
-then by the user).
+says otherwise) or a sample of the customer's own data, whose columns are suggested a target here and mapped
+with transforms by `roundtrip.source`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cdp_poc_studio.domain.limits import GUEST_EXTENSION_NAMES, MAX_EXTENSION_KEYS
@@ -24,7 +18,6 @@ SKIP = "(not sent)"
 IDENTIFIER = "identifiers.id"
 EXT_TARGET = re.compile(r"^(ext[1-5]?)\.([A-Za-z0-9_]*)$")
 EXT_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
-MAX_SAMPLE_ROWS = 1000
 
 _SYNONYMS = {
     "email": ("email", "emailaddress", "mail", "emailid", "eMail"),
@@ -116,130 +109,6 @@ def validate_targets(targets: Mapping[str, str], values: Mapping[str, Any] | Non
             if counts[group] > MAX_EXTENSION_KEYS:
                 problems[source] = f"{group} would hold more than {MAX_EXTENSION_KEYS} keys, CDP's limit"
     return problems
-
-
-@dataclass
-class ImportedSample:
-    """A sample of the customer's own records: columns (dotted paths for nested JSON) and rows."""
-
-    path: Path
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    truncated: bool = False
-    targets: dict[str, str] = field(default_factory=dict)
-
-
-class SampleError(ValueError):
-    """The file cannot be read as a sample; the message says why and what the studio expects."""
-
-
-def read_sample(path: Path, limit: int = MAX_SAMPLE_ROWS) -> ImportedSample:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SampleError(f"{path.name} cannot be read: {exc}") from None
-    if path.suffix.lower() in (".json", ".ndjson", ".jsonl") or text.lstrip().startswith(("[", "{")):
-        rows = _json_rows(text, path)
-    else:
-        rows = _csv_rows(text, path)
-    if not rows:
-        raise SampleError(f"{path.name} holds no records")
-    truncated = len(rows) > limit
-    rows = rows[:limit]
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(c for c in row if c not in columns)
-    sample = ImportedSample(path, columns, rows, truncated)
-    sample.targets = {column: suggest_target(column) for column in columns}
-    # Two columns suggesting the same attribute: keep the first, send the other to an extension key.
-    used: set[str] = set()
-    for column, target in sample.targets.items():
-        if target in used:
-            sample.targets[column] = f"ext.{camel_case(column)}"
-        used.add(sample.targets[column])
-    return sample
-
-
-def _csv_rows(text: str, path: Path) -> list[dict[str, Any]]:
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;|\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    if not reader.fieldnames:
-        raise SampleError(f"{path.name}: a CSV sample needs a header line naming the columns")
-    return [{k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader]
-
-
-def _json_rows(text: str, path: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(text)
-        items = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
-        try:
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise SampleError(f"{path.name} is neither JSON nor one JSON object per line: {exc}") from None
-    if not all(isinstance(item, dict) for item in items):
-        raise SampleError(f"{path.name}: expected a list of JSON objects, one per customer")
-    return [_flatten(item) for item in items]
-
-
-def _flatten(item: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in item.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{path}."))
-        elif value is not None:
-            flat[path] = value
-    return flat
-
-
-def _typed(value: Any) -> Any:
-    """CSV cells arrive as text; numbers and booleans go to CDP as numbers and booleans."""
-    if not isinstance(value, str):
-        return value
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _attribute(target: str, value: Any) -> Any:
-    if target in LIST_ATTRIBUTES:
-        return value if isinstance(value, list) else [str(value)]
-    if target == "gender" and isinstance(value, str):
-        return value.strip().lower()
-    if target == "dateOfBirth" and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        return f"{value.strip()}T00:00Z"
-    return value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
-
-
-def build_guest_record(row: Mapping[str, Any], targets: Mapping[str, str], provider: str, seq: int) -> dict[str, Any]:
-    """A batch envelope for one imported row, as the mapping says."""
-    value: dict[str, Any] = {"guestType": "customer"}
-    groups: dict[str, dict[str, Any]] = {}
-    for source, target in targets.items():
-        if source not in row or target in ("", SKIP):
-            continue
-        raw = row[source]
-        match = EXT_TARGET.match(target)
-        if target == IDENTIFIER:
-            value["identifiers"] = [{"provider": provider, "id": str(raw)}]
-        elif match:
-            groups.setdefault(match.group(1), {})[match.group(2)] = _typed(raw)
-        else:
-            value[target] = _attribute(target, raw)
-    if groups:
-        value["extensions"] = [{"name": name, "key": "default", **keys} for name, keys in groups.items()]
-    ref = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdp-poc-studio:import:{seq}:{json.dumps(row, default=str)}"))
-    return {"ref": ref, "schema": "guest", "mode": "upsert", "value": value}
 
 
 def guest_sources(guest: Mapping[str, Any]) -> dict[str, Any]:

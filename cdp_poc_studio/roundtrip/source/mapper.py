@@ -447,7 +447,7 @@ def _compile_fast(mapping: SourceMapping) -> Callable[[list[str]], Any] | None:
     return fast
 
 
-_MEMO_SIZE = 100_000
+_MEMO_SIZE = 20_000
 _NAMESPACE_BYTES = _REF_NAMESPACE.bytes
 
 

@@ -23,8 +23,8 @@ from cdp_poc_studio.roundtrip.source.mapper import Finding, MappedRow, MappingEr
 from cdp_poc_studio.roundtrip.source.reader import SourceError, SourceFile, SourceRow, as_dict
 from cdp_poc_studio.roundtrip.source.spec import IDENTIFIER_TARGET, LIST_ATTRIBUTES
 from cdp_poc_studio.roundtrip.source.transforms import FALSE_WORDS, TRUE_WORDS
+from cdp_poc_studio.roundtrip.source_mapping import SKIP
 
-SKIP = "(not sent)"
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m/%d/%Y", "%Y/%m/%d")
 _DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")

@@ -41,11 +41,11 @@ from cdp_poc_studio.roundtrip.mapping import apply_mapping
 from cdp_poc_studio.roundtrip.payloads import render_batch, render_rest, rest_requests
 from cdp_poc_studio.roundtrip.preview import PreviewResult, generate_preview
 from cdp_poc_studio.roundtrip.scenario import WIRE_PATH, MappingRule, Scenario
-from cdp_poc_studio.roundtrip.source.preview import SKIP, RowDraft, SamplePreview, check_drafts, suggest_drafts
+from cdp_poc_studio.roundtrip.source.preview import RowDraft, SamplePreview, check_drafts, suggest_drafts
 from cdp_poc_studio.roundtrip.source.reader import SourceError, SourceFile, SourceRow, open_source, read_head
 from cdp_poc_studio.roundtrip.source.spec import SourceSpec
 from cdp_poc_studio.roundtrip.source.steps_text import SYNTAX
-from cdp_poc_studio.roundtrip.source_mapping import guest_sources, target_choices, validate_targets
+from cdp_poc_studio.roundtrip.source_mapping import SKIP, guest_sources, target_choices, validate_targets
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import SAMPLE_FILTER
 from cdp_poc_studio.ui.pages.base import Page
