@@ -86,7 +86,8 @@ from cdp_poc_studio.targets.target import Target
 # Order fields an audience export row carries (the sandbox's choice, documented in its README; a real
 # tenant's export template decides its own).
 EXPORT_ORDER_FIELDS = ("referenceId", "orderedAt", "price", "currencyCode", "status", "channel", "pointOfSale")
-READBACK_WORKERS = 8
+# Read-back runs at the sender's concurrency: both wait on CDP's latency, request by request.
+READBACK_WORKERS = RestSettings().concurrency
 TRACE_CAP = 200
 
 
