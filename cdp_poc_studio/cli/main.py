@@ -29,7 +29,16 @@ class ConfigError(click.ClickException):
     exit_code = 2
 
 
-@click.group(invoke_without_command=True)
+class _StudioGroup(click.Group):
+    """`cdp-poc-studio FILE.toml` opens the file in the studio, as `cdp-poc-studio gui FILE.toml` does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0].lower().endswith(".toml"):
+            args = ["gui", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_StudioGroup, invoke_without_command=True)
 @click.version_option(__version__, prog_name="cdp-poc-studio")
 @click.pass_context
 def cli(ctx: click.Context) -> None:

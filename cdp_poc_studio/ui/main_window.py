@@ -8,7 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from PySide6.QtCharts import QChartView
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStackedWidget,
     QStyle,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +38,7 @@ from cdp_poc_studio.roundtrip.run_jobs import list_runs
 from cdp_poc_studio.roundtrip.scenario import ScenarioError
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import SCENARIO_FILTER
+from cdp_poc_studio.ui.help import step_help
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.pages.connect import ConnectPage
 from cdp_poc_studio.ui.pages.design import DesignPage
@@ -68,7 +70,8 @@ or what is missing.</p>
 <p>The request console (F12) shows every call with its request and response, secrets masked, and copies any of
 them as curl.</p>
 <p>Keys: Ctrl+N new, Ctrl+O open, Ctrl+S save, Ctrl+Shift+S save as, Alt+Left/Alt+Right (or Ctrl+PgUp/PgDown)
-previous/next step, Ctrl+1..7 a step, F12 the request console, F1 this help, Ctrl+Q quit.</p>
+previous/next step, Ctrl+1..7 a step, F12 the request console, F1 the help of the current step, Ctrl+Z and
+Ctrl+Shift+Z undo and redo in the schema editor, Delete removes the selected field, Ctrl+Q quit.</p>
 <p>Everything the studio needs is in the scenario file (TOML), except secrets, which stay in the OS keyring.</p>"""
 
 
@@ -119,6 +122,15 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.console_dock)
         self.console_dock.hide()
+        self.help_view = QTextBrowser()
+        self.help_view.setObjectName("stepHelp")
+        self.help_view.setOpenLinks(False)
+        self.help_view.anchorClicked.connect(self._on_help_link_clicked)
+        self.help_dock = QDockWidget("Help", self)
+        self.help_dock.setObjectName("helpDock")
+        self.help_dock.setWidget(self.help_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_dock)
+        self.help_dock.hide()
         self.send_page.console_button.clicked.connect(self.show_console)
         self.send_page.blocker = self.send_blocker
 
@@ -262,9 +274,21 @@ class MainWindow(QMainWindow):
         self.addAction(self.console_action)
         view_menu.addAction(self.console_action)
 
+        edit_menu = menu.addMenu("&Edit")
+        stack = self.design_page.schema_editor.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo)])
+        for action in (self.undo_action, self.redo_action):
+            self.addAction(action)
+            edit_menu.addAction(action)
+
         help_menu = menu.addMenu("&Help")
-        help_keys = [QKeySequence(QKeySequence.StandardKey.HelpContents), QKeySequence("F1")]
-        help_menu.addAction(self._action("&Help", self.show_help, help_keys))
+        # F1 once: the standard HelpContents key is F1 too, and two shortcuts on the same key are ambiguous.
+        self.help_action = self._action("&Help for This Step", self.show_step_help, [QKeySequence("F1")], "stepHelp")
+        help_menu.addAction(self.help_action)
+        help_menu.addAction(self._action("&Overview", self.show_help))
         about = self._action("&About CDP PoC Studio", self.show_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(about)
@@ -556,6 +580,17 @@ class MainWindow(QMainWindow):
 
     def show_help(self) -> None:
         self.context.dialogs.info(self, "Help", HELP_TEXT)
+
+    def show_step_help(self) -> None:
+        """F1: the current step's help in the help panel (what it does, CDP's rules it checks, the reference)."""
+        number = self._current + 1
+        self.help_view.setHtml(step_help(number, self.current_page.title))
+        self.help_dock.setWindowTitle(f"Help: {number}. {self.current_page.title}")
+        self.help_dock.show()
+        self.help_dock.raise_()
+
+    def _on_help_link_clicked(self, url: QUrl) -> None:
+        self.context.open_url(url)
 
     def show_about(self) -> None:
         from PySide6 import __version__ as pyside_version

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -102,6 +103,9 @@ class SchemaEditor(QWidget):
         super().__init__(parent)
         self._loading = False
         self._problems: dict[int, dict[str, str]] = {}
+        # Undo and redo of every change made in the editor: snapshots of the schema's data, which is small.
+        self.undo_stack = QUndoStack(self)
+        self._snapshot: dict[str, Any] = {}
 
         self.default_flatten = QComboBox()
         self.default_flatten.addItem("prefixed keys (address.city → addressCity)", "prefix")
@@ -117,6 +121,10 @@ class SchemaEditor(QWidget):
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(self._on_tree_current_changed)
+        # Delete (and Backspace on macOS) removes the selected field, as in any tree of things.
+        self.delete_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.tree)
+        self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.delete_shortcut.activated.connect(self.remove_current)
 
         self.add_group_button = QToolButton()
         self.add_group_button.setText("Add group")
@@ -240,12 +248,18 @@ class SchemaEditor(QWidget):
     # -- schema <-> tree ----------------------------------------------------------------------------------------
 
     def set_schema(self, schema: ExtensionSchema) -> None:
+        """Show a schema (a document opened or reloaded): a fresh start, so the undo history is cleared."""
+        self._fill(schema.model_dump(mode="json", exclude_defaults=True))
+        self.undo_stack.clear()
+        self._snapshot = self.schema_data()
+
+    def _fill(self, data: dict[str, Any]) -> None:
         self._loading = True
         try:
             self._problems.clear()
             self.tree.clear()
-            self.default_flatten.setCurrentIndex(max(0, self.default_flatten.findData(schema.default_flatten)))
-            data = schema.model_dump(mode="json", exclude_defaults=True)
+            flatten = data.get("default_flatten", "prefix")
+            self.default_flatten.setCurrentIndex(max(0, self.default_flatten.findData(flatten)))
             for entity in ENTITIES:
                 for group, fields in (data.get(entity) or {}).items():
                     group_item = self._group_item(entity, group)
@@ -451,7 +465,7 @@ class SchemaEditor(QWidget):
         self._refresh_item(parent)
         parent.setExpanded(True)
         self.tree.setCurrentItem(child)
-        self._emit()
+        self._emit(structural=True)
         self.name_edit.setFocus()
         self.name_edit.selectAll()
         return child
@@ -482,7 +496,7 @@ class SchemaEditor(QWidget):
             parent.removeChild(item)
             self._refresh_item(parent)
         self._problems.pop(id(item), None)
-        self._emit()
+        self._emit(structural=True)
 
     def move_current(self, step: int) -> None:
         item = self._current_field()
@@ -498,7 +512,7 @@ class SchemaEditor(QWidget):
         parent.insertChild(target, item)
         item.setExpanded(expanded)
         self.tree.setCurrentItem(item)
-        self._emit()
+        self._emit(structural=True)
 
     def rename_current(self, name: str) -> None:
         item = self._current_field()
@@ -666,9 +680,29 @@ class SchemaEditor(QWidget):
                     self._refresh_item(group.child(child))
             self._emit()
 
-    def _emit(self) -> None:
-        if not self._loading:
-            self.edited.emit()
+    def _emit(self, structural: bool = False) -> None:
+        if self._loading:
+            return
+        current = self.schema_data()
+        if current != self._snapshot:
+            # Typing in one field's form is one step of the history; adding, removing or moving is a step each.
+            item = self.tree.currentItem()
+            merge_key = None if structural or item is None else f"item {id(item)}"
+            self.undo_stack.push(_Snapshot(self, self._snapshot, current, merge_key, self._selected_path()))
+            self._snapshot = current
+        self.edited.emit()
+
+    def _selected_path(self) -> str | None:
+        item = self.tree.currentItem()
+        return self.path_of(item) if item is not None else None
+
+    def restore(self, data: dict[str, Any], path: str | None) -> None:
+        """Show an earlier (undo) or later (redo) state of the schema, with the field that was selected."""
+        self._fill(data)
+        self._snapshot = self.schema_data()
+        if path:
+            self.select_path(path)
+        self.edited.emit()
 
     def _refresh_item(self, item: QTreeWidgetItem) -> None:
         if item.data(0, NODE) == "group":
@@ -706,3 +740,42 @@ def _summary(spec: dict[str, Any], children: int) -> str:
     if spec.get("probability", 1.0) < 1.0:
         text += f", present {spec['probability']:.0%}"
     return text
+
+
+class _Snapshot(QUndoCommand):
+    """One change of the schema editor: the data before and after it."""
+
+    def __init__(
+        self,
+        editor: SchemaEditor,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        merge_key: str | None,
+        path: str | None,
+    ) -> None:
+        super().__init__(f"edit {path}" if merge_key and path else "change the schema")
+        self.editor = editor
+        self.before = before
+        self.after = after
+        self.merge_key = merge_key
+        self.path = path
+        self._applied = True  # pushed after the change was made: the first redo has nothing to do
+
+    def id(self) -> int:
+        return 1 if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _Snapshot) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        self.path = other.path
+        return True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.editor.restore(self.after, self.path)
+
+    def undo(self) -> None:
+        self.editor.restore(self.before, self.path)
