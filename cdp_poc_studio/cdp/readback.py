@@ -40,6 +40,7 @@ class OrderSnapshot:
     items: list[OrderItemSnapshot] = field(default_factory=list)
     extension: dict[str, Any] | None = None
     guest_refs: list[str] = field(default_factory=list)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ReadBack:
@@ -92,4 +93,7 @@ class ReadBack:
                 guest_refs = self.guests.search(orderRef=ref)
             except CdpNotFound:
                 guest_refs = []
-        return OrderSnapshot(ref, data, items, None if extension is None else extension_values(extension), guest_refs)
+        consumers = self.orders.list_consumers(ref) if data.get("consumers") is not None else []
+        return OrderSnapshot(
+            ref, data, items, None if extension is None else extension_values(extension), guest_refs, consumers
+        )

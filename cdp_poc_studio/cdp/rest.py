@@ -123,6 +123,14 @@ class OrderClient:
         body: dict[str, Any] = self.http.send_json("POST", f"{ORDERS}/{_seg(order_ref)}/contacts", contact)
         return body
 
+    def add_consumer(self, order_ref: str, consumer: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.send_json("POST", f"{ORDERS}/{_seg(order_ref)}/consumers", consumer)
+        return body
+
+    def list_consumers(self, order_ref: str) -> list[dict[str, Any]]:
+        body = self.http.get_json(f"{ORDERS}/{_seg(order_ref)}/consumers", params={"expand": "true", "limit": 100})
+        return items_of(body)
+
     def add_item(self, order_ref: str, item: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = self.http.send_json("POST", f"{ORDERS}/{_seg(order_ref)}/orderItems", item)
         return body

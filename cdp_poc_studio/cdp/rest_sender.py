@@ -151,6 +151,8 @@ def plan_order(value: dict[str, Any]) -> list[PlannedRequest]:
     ]
     if value.get("contact"):
         plan.append(PlannedRequest("POST", "/v2.1/orders/{orderRef}/contacts", body=value["contact"], note="contact"))
+    for consumer in value.get("consumers") or []:
+        plan.append(PlannedRequest("POST", "/v2.1/orders/{orderRef}/consumers", body=consumer, note="consumer"))
     for item in value.get("orderItems") or []:
         plan.append(PlannedRequest("POST", "/v2.1/orders/{orderRef}/orderItems", body=item_body(item), note="item"))
         for group in item.get("extensions") or []:
@@ -433,6 +435,10 @@ class RestSender:
                 return {} if self._contact_exists(order_ref) else None
 
             self._call(lambda: self.policy.create_once(lambda: orders.add_contact(order_ref, contact), contact_find))
+        consumers = value.get("consumers") or []
+        if consumers and not (uncertain and self._call(lambda: orders.list_consumers(order_ref))):
+            for consumer in consumers:
+                self._add_consumer(order_ref, consumer)
         existing: dict[str, str] = {}
         if uncertain:
             existing = {_item_key(item): ref_of(item) for item in self._call(lambda: orders.list_items(order_ref))}
@@ -446,6 +452,10 @@ class RestSender:
         for group in value.get("extensions") or []:
             self._order_extension(order_ref, group, item=False)
         return order_ref
+
+    def _add_consumer(self, order_ref: str, consumer: dict[str, Any]) -> None:
+        orders = self.orders
+        self._call(lambda: self.policy.create_once(lambda: orders.add_consumer(order_ref, consumer), None))
 
     def _add_item(self, order_ref: str, item: dict[str, Any], key: str) -> str:
         orders = self.orders

@@ -216,6 +216,9 @@ class Generator:
             "emails": [guest["email"]],
             "identifiers": [dict(identifier) for identifier in guest["identifiers"]],
         }
+        consumers = self.settings.consumers_per_order.sample(rng)
+        if consumers:
+            order["consumers"] = self._consumers(consumers, rng, guest, locale)
         order["orderItems"] = items
         if self.schema.order:
             fields = self.schema.order["ext"]
@@ -225,6 +228,19 @@ class Generator:
                 order["extensions"] = [{"name": "ext", "key": "default", **flat}]
         generated.record = {"ref": _uuid(rng), "schema": "order", "mode": "insert", "value": order}
         return generated
+
+    def _consumers(self, count: int, rng: random.Random, guest: dict[str, Any], locale: str) -> list[dict[str, Any]]:
+        """The guest first (linked by its identifiers), then companions known by first and last name only."""
+        consumers: list[dict[str, Any]] = [{
+            "firstName": guest["firstName"],
+            "lastName": guest["lastName"],
+            "identifiers": [dict(identifier) for identifier in guest["identifiers"]],
+        }]  # fmt: skip
+        pool = next(p for name, _, p in self._locales if name == locale)
+        for _ in range(count - 1):
+            first = pick(rng, pool.female_names if rng.random() < 0.5 else pool.male_names)
+            consumers.append({"firstName": first.name, "lastName": pick(rng, pool.last_names).name})
+        return consumers
 
     def _item(
         self, rng: random.Random, facts: LocaleFacts, reference: str, index: int, ordered_at: str, status: str

@@ -24,6 +24,9 @@ class GeneratorSettings(BaseModel):
     locales: list[str] = ["en_US"]
     orders_per_guest: Distribution = Distribution.parse("poisson:1.5")
     items_per_order: Distribution = Distribution.parse("uniform:1-3")
+    # Order consumers (facts §5.5): the first is the guest, the others travelling companions known by name only
+    # (CDP makes them guests of type traveller). None by default.
+    consumers_per_order: Distribution = Distribution.parse("fixed:0")
     identifier_provider: str = Field(default="POC_STUDIO", min_length=1)
     # Part of every identifier and order referenceId, so that what a run created can be found and cleaned up.
     run_tag: str | None = None
@@ -36,7 +39,7 @@ class GeneratorSettings(BaseModel):
     email_domain: str = "example.com"
     pool_size: int = Field(default=500, ge=10, le=100_000)
 
-    @field_validator("orders_per_guest", "items_per_order", mode="before")
+    @field_validator("orders_per_guest", "items_per_order", "consumers_per_order", mode="before")
     @classmethod
     def _parse_distribution(cls, value: object) -> object:
         return Distribution.parse(value) if isinstance(value, str) else value

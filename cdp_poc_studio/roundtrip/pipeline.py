@@ -344,7 +344,9 @@ class Pipeline:
                     snapshot = reader.order(ref, guests=False)
                     held.add(snapshot.data.get("referenceId"))
                     items = [ReadbackItem(data=i.data, extension=i.extension) for i in snapshot.items]
-                    result.orders.append(ReadbackOrder(data=snapshot.data, extension=snapshot.extension, items=items))
+                    result.orders.append(ReadbackOrder(
+                        data=snapshot.data, extension=snapshot.extension, items=items, consumers=snapshot.consumers
+                    ))  # fmt: skip
                 for order in line["orders"]:
                     reference = order["value"]["referenceId"]
                     if reference not in held:
@@ -482,7 +484,7 @@ class Pipeline:
                 items: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = [
                     (i.data, i.extension) for i in o.items
                 ]
-                orders.append((o.data, o.extension, items))
+                orders.append(({**o.data, "consumers": o.consumers}, o.extension, items))
             return returned_from_rest(
                 self.schema, line.guest.data, line.guest.extensions, orders,
                 duplicates=line.duplicates, moved_orders=line.moved_orders,

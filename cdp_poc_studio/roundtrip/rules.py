@@ -52,6 +52,12 @@ _ALL = (
         "cdp-api-facts.md §3.2 (identifiers matched as exact provider+id pairs), §6.7 [inferred]",
     ),
     Rule(
+        "N-CONSUMERS-ORDER",
+        "normalisation",
+        "an order's consumers are a set: compared in name order on both sides, not in CDP's listing order",
+        "cdp-api-facts.md §5.5 (consumers added one by one to an order; no listing order documented) [inferred]",
+    ),
+    Rule(
         "N-DECISION-DATE",
         "normalisation",
         "a leaf read by a decision accessor of return type Date comes back as the same day as an ISO date-time",

@@ -40,6 +40,7 @@ class ReadbackOrder(BaseModel):
     data: dict[str, Any]
     extension: dict[str, Any] | None = None
     items: list[ReadbackItem] = []
+    consumers: list[dict[str, Any]] = []
 
 
 class ReadbackGuest(BaseModel):

@@ -31,7 +31,7 @@ FieldMap = dict[str, Any]
 # Extension resource envelope (facts §4.1, §5.7): not data. Schema fields may not use these names (schema_check).
 _ENVELOPE = frozenset({"name", "key", "ref", "href", "createdAt", "modifiedAt", "guest", "order", "orderItem"})
 # Order and item attributes CDP assigns or links by itself (facts §2.1, §5.3): not compared unless sent.
-_ORDER_METADATA = frozenset({"orderRef", "contacts", "consumers", "guest", "order", "orderItems", "orderItem"})
+_ORDER_METADATA = frozenset({"orderRef", "contacts", "guest", "order", "orderItems", "orderItem"})
 _READ_ONLY = frozenset(
     {
         "ref",
@@ -225,7 +225,14 @@ def order_fields(
     reference = order["referenceId"]
     base = f"orders.{reference}"
     for key, value in order.items():
-        if key not in ("contact", "extensions") and key not in _READ_ONLY and key not in _ORDER_METADATA:
+        if key == "consumers":
+            if isinstance(value, list):  # a link object ({href}) carries no data
+                # A set (N-CONSUMERS-ORDER): numbered in name order on both sides, not in listing order.
+                for index, consumer in enumerate(sorted(value, key=_consumer_order)):
+                    for attribute, item in consumer.items():
+                        if attribute not in _READ_ONLY and attribute not in _ORDER_METADATA:
+                            out[f"{base}.consumers.{index}.{attribute}"] = item
+        elif key not in ("contact", "extensions") and key not in _READ_ONLY and key not in _ORDER_METADATA:
             out[f"{base}.{key}"] = value
     if nested_extension:
         leaves(f"{base}.ext", dict(nested_extension), out)
@@ -236,6 +243,11 @@ def order_fields(
                 out[f"{item_base}.{key}"] = value
         if nested:
             leaves(f"{item_base}.ext", dict(nested), out)
+
+
+def _consumer_order(consumer: Mapping[str, Any]) -> tuple[str, str, str]:
+    first, last = str(consumer.get("firstName", "")), str(consumer.get("lastName", ""))
+    return last, first, orjson.dumps(consumer.get("identifiers"), option=orjson.OPT_SORT_KEYS).decode()
 
 
 _KNOWN_KEYS: dict[tuple[int, str, str], tuple[ExtensionSchema, frozenset[str]]] = {}

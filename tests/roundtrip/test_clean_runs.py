@@ -140,3 +140,36 @@ def test_a_freshly_written_deep_scenario_comes_back_clean(load: str, target: Tar
         if source.source in ("rest", "export"):
             assert source.records_found == 8
             assert source.field_pass_rate == 1.0
+
+
+@pytest.mark.parametrize("load", ["batch", "rest"])
+def test_order_consumers_are_sent_and_verified(load: str, target: Target, tmp_path: Path) -> None:
+    from cdp_poc_studio.cdp.rest import OrderClient
+    from cdp_poc_studio.generator.distribution import Distribution
+    from tests.helpers.data import bundled
+
+    one, two = Distribution.parse("fixed:1"), Distribution.parse("fixed:2")
+    scenario, schema = bundled("retail_loyalty", guests=4, orders_per_guest=one, consumers_per_order=two)
+    scenario = scenario.model_copy(update={"integration": scenario.integration.model_copy(update={"load": load})})
+    pipeline, report = run(scenario, schema, target, tmp_path)
+    assert report.verdict == "passed", [d for d in report.differences if d.outcome.fails][:5]
+    assert_justified(report)
+    rest = next(s for s in report.sources if s.source == "rest")
+    counts = {f.path: f.counts for f in rest.fields}
+    equal = [counts.get(f"orders.*.consumers.{n}.{a}", {}).get("equal", 0) for n in (0, 1) for a in ("lastName",)]
+    assert sum(equal) == 8  # two consumers on each of the four orders
+    assert sum(counts.get(f"orders.*.consumers.{n}.identifiers", {}).get("equal", 0) for n in (0, 1)) == 4
+    # A consumer CDP lost is a difference.
+    orders = OrderClient(target.connection.http)
+    (order_ref,) = orders.find_by_reference_id("retail42-0000000-1")
+    consumer_ref = str(orders.list_consumers(order_ref)[1]["href"]).rsplit("/", 1)[1]
+    target.connection.http.send_json("DELETE", f"/v2.1/orderConsumers/{consumer_ref}", None)
+    state = pipeline.folder.load_state()
+    for stage in ("readback", "export", "verify", "report"):
+        state.stages.pop(stage, None)
+    pipeline.folder.save_state(state)
+    again = type(pipeline)(pipeline.scenario, schema, pipeline.folder, target).run()
+    lost = [d for d in again.differences if d.outcome.fails]
+    assert lost
+    assert all(d.source in ("rest", "decisions") and ".consumers." in d.path for d in lost)
+    assert any(d.source == "rest" and d.outcome == "field_missing" for d in lost)
