@@ -236,3 +236,30 @@ def test_a_sample_run_waits_for_the_nightly_snapshot_resumes_and_names_the_row_t
     row = next(r for r in rows_log(pipeline.folder.path) if r["row"] == 4)
     assert row["status"] == "differs"
     assert {d["source"] for d in row["differences"]} == {"export"}
+
+
+def test_the_cli_sends_only_the_valid_rows_when_asked_and_proposes_lookalike_data(tmp_path: Path) -> None:
+    sample = _with_bad_rows(tmp_path)
+    scenario = tmp_path / "crm.toml"
+    scenario.write_text(
+        (SCENARIOS / "crm_sample.toml").read_text().replace("../samples/crm_customers.csv", sample.name)
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cdp_poc_studio", *args], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        )
+
+    refused = cli("run", str(scenario), "--sandbox-db", ":memory:", "--runs", "runs")
+    assert refused.returncode == 2
+    assert "2 of 12 source row(s) cannot be sent" in refused.stderr
+    assert "row 12 (line 13), column 'Country', value 'Narnia'" in refused.stderr
+    sent = cli("run", str(scenario), "--sandbox-db", ":memory:", "--runs", "runs", "--valid-rows-only")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "rows        12 read, 10 mapped, 10 verified, 2 invalid" in sent.stdout
+    proposed = cli("lookalike", str(scenario), "--rows", "15")
+    assert proposed.returncode == 0, proposed.stderr
+    assert "ext.loyaltyTier: choice of 3 sample values" in proposed.stdout
+    written = load_scenario(tmp_path / "crm-lookalike.toml")
+    assert written.source is not None
+    assert (written.source.file, written.source.synthetic_rows) == (sample.name, 15)
