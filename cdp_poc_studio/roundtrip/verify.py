@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any, Literal
 
 import orjson
@@ -48,6 +49,8 @@ _READ_ONLY = frozenset(
     }
 )
 EXAMPLES_PER_FIELD = 5
+# One shared, read-only empty mapping for the defaults: a million records need not hold a million empty dicts.
+_NONE: Mapping[str, Any] = MappingProxyType({})  # a default_factory hands out this one object
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +62,9 @@ class Expected:
     fields: FieldMap
     sent_at: datetime | None = None
     rejected: tuple[int | str, str] | None = None
-    order_dates: Mapping[str, datetime] = field(default_factory=dict)
+    order_dates: Mapping[str, datetime] = field(default_factory=lambda: _NONE)
     # Orders the upload rejected, by referenceId: their fields count as rejected, not as missing.
-    rejected_orders: Mapping[str, tuple[int | str, str]] = field(default_factory=dict)
+    rejected_orders: Mapping[str, tuple[int | str, str]] = field(default_factory=lambda: _NONE)
     # Computed once, when the record is built, so that comparing stays in C (see `compare`): the paths holding
     # numbers or booleans, where == cannot see a changed type (True == 1 == 1.0), a getter for them and their
     # types; and the record's field patterns, one tuple shared by every record of the same shape.
@@ -83,7 +86,8 @@ class Expected:
         # Order paths are unique to a record: their getters are not worth keeping once the record is gone.
         getter = None if not numeric else _getter(numeric) if not with_orders else _new_getter(numeric)
         object.__setattr__(self, "numeric_getter", getter)
-        object.__setattr__(self, "numeric_types", tuple(type(fields[p]) for p in numeric))
+        types = tuple(type(fields[p]) for p in numeric)
+        object.__setattr__(self, "numeric_types", _TYPES.setdefault(types, types) if len(_TYPES) < 10_000 else types)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "shape_shared", shape is _SHAPES.get(shape))
 
@@ -157,6 +161,7 @@ class Comparison:
 
 
 _SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_TYPES: dict[tuple[type, ...], tuple[type, ...]] = {}
 _GETTERS: dict[tuple[str, ...], Any] = {}
 
 
@@ -300,9 +305,9 @@ class Returned:
     identity (duplicates), and sent orders found linked to another guest (reference -> that guest)."""
 
     fields: FieldMap
-    unexpected: dict[str, Any] = field(default_factory=dict)
+    unexpected: Mapping[str, Any] = field(default_factory=lambda: _NONE)
     duplicates: tuple[str, ...] = ()
-    moved_orders: dict[str, list[str]] = field(default_factory=dict)
+    moved_orders: Mapping[str, list[str]] = field(default_factory=lambda: _NONE)
 
     @property
     def clean(self) -> bool:
