@@ -29,6 +29,8 @@ from cdp_poc_studio.roundtrip.snippets import NestedField, Snippet, nested_field
 from cdp_poc_studio.roundtrip.verify import Comparison, Expected, Returned, SourceRules, compare, leaves
 
 CHUNK = 500
+_INDEX = re.compile(r"\[\d+\]")
+_ORDER = re.compile(r"^orders\.[^.]+\.")
 _MARKERS = {"accessor": "@accessor", "template": "@template", "export": "@export"}
 
 
@@ -112,6 +114,7 @@ class _Plan:
     fields: list[NestedField]
     snippets: list[Snippet]
     floats: set[str] = field(default_factory=set)
+    _patterns: dict[str, str] = field(default_factory=dict)
 
     def expected_fields(self, line: Mapping[str, Any], rejected_orders: Iterable[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -172,7 +175,20 @@ class _Plan:
                             )
                 elif value.get(name) is not None:
                     _leaves_into(f"{group}.{name}", value[name], out, "@export")
+        # JavaScript has one number type: JSON writes 40.0 as 40. A whole number where the schema has a float
+        # is that float, not a changed type.
+        for path, item in out.items():
+            if type(item) is int and self._is_float(path):
+                out[path] = float(item)
         return out
+
+    def _is_float(self, path: str) -> bool:
+        pattern = self._patterns.get(path)
+        if pattern is None:
+            pattern = _INDEX.sub("[0]", _ORDER.sub("orders.*.", path.split("@", 1)[0]))
+            if len(self._patterns) < 100_000:
+                self._patterns[path] = pattern
+        return pattern in self.floats
 
     def snippet_for(self, path: str) -> str:
         """The file of the snippet that answers for a field path."""
