@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cdp_poc_studio.resources import TEMPLATES
 from cdp_poc_studio.roundtrip.charts import bars, stacked_bars
-from cdp_poc_studio.roundtrip.normalise import Outcome
+from cdp_poc_studio.roundtrip.normalise import OUTCOME_RULES, Outcome
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.rules import RULES, Rule
 from cdp_poc_studio.roundtrip.verify import field_pattern
@@ -123,7 +123,7 @@ def render_junit(report: RunReport) -> bytes:
                 ElementTree.SubElement(case, "skipped", message=reasons)
             explained = {o: n for o, n in summary.counts.items() if (o.explained or o is Outcome.NORMALISED) and n}
             if explained:
-                counts = ", ".join(f"{OUTCOME_LABELS[o]}: {n}" for o, n in explained.items())
+                counts = ", ".join(f"{OUTCOME_LABELS[o]}: {n}{_rule_note(o)}" for o, n in explained.items())
                 lines = notes.get((source.source, summary.path), [])[:50]
                 ElementTree.SubElement(case, "system-out").text = "\n".join([counts, *lines])
         suite.set("tests", str(tests))
@@ -146,6 +146,12 @@ def render_junit(report: RunReport) -> bytes:
     suites.set("failures", str(total_failures + threshold_failures))
     ElementTree.indent(suites)
     return bytes(ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def _rule_note(outcome: Outcome) -> str:
+    """` [X-ORDERS-20: docs/verification.md#x-orders-20, <evidence>]` for an outcome with one rule of its own."""
+    rule = RULES.get(OUTCOME_RULES.get(outcome, ""))
+    return f" [{rule.id}: {rule.link}, {rule.source}]" if rule is not None else ""
 
 
 def bundle(run_folder: Path, destination: Path | None = None) -> Path:

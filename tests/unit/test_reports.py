@@ -169,3 +169,29 @@ def test_junit_carries_normalised_and_explained_outcomes_with_their_rule(report:
 def test_documented_json_schema_is_current() -> None:
     documented = orjson.loads((Path(__file__).parents[2] / "docs" / "report-schema.json").read_bytes())
     assert documented == RunReport.model_json_schema(), "regenerate docs/report-schema.json"
+
+
+def test_junit_names_the_rule_of_explained_outcomes() -> None:
+    from cdp_poc_studio.roundtrip.verify import Expected, Returned, SourceRules, compare
+
+    dates = {f"R-{n}": datetime(2020, 1, 1 + n, tzinfo=UTC) for n in range(21)}
+    fields = {f"orders.R-{n}.price": 1.0 for n in range(21)}
+    kept = {f"orders.R-{n}.price": 1.0 for n in range(1, 21)}
+    comparison = compare(
+        [Expected("P:1", None, fields, order_dates=dates)],
+        {"P:1": Returned(kept)},
+        SourceRules("export", order_limit=20),
+    )
+    rows, total, examples = difference_rows([comparison])
+    assert [(r.rule, r.outcome) for r in rows] == [("X-ORDERS-20", Outcome.BEYOND_RETENTION)]
+    assert "cdp-api-facts.md §7.4" in rows[0].rule_source
+    report = RunReport(
+        run_id="r", scenario_name="s", started_at=datetime(2026, 1, 1, tzinfo=UTC), versions={}, seed=1,
+        run_tag="t", target="sandbox", load="batch", pull_back=["export"], settings={},
+        sources=[summarise(comparison)], differences=rows, differences_total=total, normalised_examples=examples,
+    )  # fmt: skip
+    root = ElementTree.fromstring(render_junit(report))
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "orders.*.price"]
+    assert "beyond export retention: 1 [X-ORDERS-20: docs/verification.md#x-orders-20" in (
+        case.findtext("system-out") or ""
+    )
