@@ -102,6 +102,15 @@ def test_a_transform_that_cannot_convert_says_why(ops: list[dict[str, Any]], val
         ({"op": "lookup", "table": {}}, "at least 1"),
         ({"op": "reverse"}, "does not match any of the expected tags"),
         ({"op": "trim", "strip": True}, "Extra inputs"),
+        ({"op": "split", "separator": ""}, "at least 1 character"),
+        ({"op": "join", "separator": 3}, "valid string"),
+        ({"op": "concat", "separator": None}, "valid string"),
+        ({"op": "constant"}, "Field required"),
+        ({"op": "default", "value": [1]}, "valid string"),
+        ({"op": "number", "decimal": ";"}, "Input should be '.' or ','"),
+        ({"op": "boolean", "true": "oui"}, "valid list"),
+        ({"op": "country", "code": "alpha3"}, "Extra inputs"),
+        ({"op": "language", "to": "alpha3"}, "Extra inputs"),
     ],
 )
 def test_a_badly_written_transform_is_refused_with_the_fix(op: dict[str, Any], message: str) -> None:
