@@ -103,6 +103,13 @@ def test_handoff_files_and_load_py_into_a_fresh_sandbox(
     assert done.returncode == 0, done.stdout + done.stderr
     assert _counts(sandbox_url, pipeline.folder.generated) == (sent_guests, sent_orders)
     assert sent_guests == [1] * 8
+    # Run again: the progress file says everything is done, so nothing is sent twice.
+    again = subprocess.run(
+        [sys.executable, str(out / "load.py")], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"Resuming at step {result.load_steps + 1} of {result.load_steps}" in again.stdout
+    assert _counts(sandbox_url, pipeline.folder.generated) == (sent_guests, sent_orders)
 
 
 @pytest.mark.slow
