@@ -155,10 +155,15 @@ def test_seeded_uuids_are_valid_version_4() -> None:
     from cdp_poc_studio.generator.records import _uuid
 
     rng = random.Random(1)
-    for _ in range(200):
-        text = _uuid(rng)
+    refs = [_uuid(rng, seq, position) for seq in range(70) for position in range(3)]
+    for text in refs:
         assert str(uuid.UUID(text)) == text
         assert uuid.UUID(text).version == 4
+    # They grow in generation order (indexes on them stay append-only) and never repeat.
+    assert refs == sorted(refs)
+    assert len(set(refs)) == len(refs)
+    other = random.Random(2)
+    assert not set(refs) & {_uuid(other, seq, position) for seq in range(70) for position in range(3)}
 
 
 def test_dates_follow_the_run_clock_unless_anchored() -> None:
