@@ -116,3 +116,16 @@ def test_a_transform_that_cannot_convert_says_why(ops: list[dict[str, Any]], val
 def test_a_badly_written_transform_is_refused_with_the_fix(op: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         STEPS.validate_python([op])
+
+
+def test_every_rule_of_the_bundled_sample_survives_the_map_pages_text_form() -> None:
+    from cdp_poc_studio.resources import SCENARIOS
+    from cdp_poc_studio.roundtrip.scenario import load_scenario
+    from cdp_poc_studio.roundtrip.source.steps_text import format_steps, parse_steps
+
+    scenario = load_scenario(SCENARIOS / "crm_sample.toml")
+    for rule in scenario.mapping:
+        text = format_steps(rule.transforms)
+        assert parse_steps(text) == rule.transforms, text
+    assert parse_steps("trim | concat:  | case:title")[1].separator == " "
+    assert parse_steps("split:; | join:, ")[1].separator == ", "

@@ -45,7 +45,8 @@ class StepsSyntaxError(ValueError):
 def parse_steps(text: str) -> list[Any]:
     steps: list[dict[str, Any]] = []
     for part in (p for p in text.split(SEPARATOR) if p.strip()):
-        op, colon, argument = part.strip().partition(":")
+        # The argument is kept as typed: a separator may be a space ("concat: ") or end in one ("join:, ").
+        op, colon, argument = part.lstrip().partition(":")
         op = op.strip().lower()
         if op not in OPS:
             raise StepsSyntaxError(f"{op!r} is not a transform; {SYNTAX}")
@@ -61,6 +62,8 @@ def _step(op: str, argument: str | None) -> dict[str, Any]:
     step: dict[str, Any] = {"op": op}
     if argument is None:
         return step
+    if op not in ("split", "join", "concat", "constant", "default"):
+        argument = argument.strip()
     if op == "trim":
         step["collapse"] = argument.strip() == "collapse"
     elif op == "case":
