@@ -41,3 +41,18 @@ def test_snippets_tab_copies_code_and_writes_the_handoff(qtbot, make_window, tmp
     assert (out / "postman" / "collection.json").is_file()
     assert (out / "load.py").is_file()
     assert "Hand-off written" in panel.status.text()
+
+
+def test_the_advisor_estimates_a_full_load_of_the_answered_volume(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    from cdp_poc_studio.resources import SCENARIOS
+
+    window = make_window()
+    window.open_template(SCENARIOS / "retail_loyalty.toml")
+    window.go_to(1)
+    page = window.integration_page
+    page.volume.setValue(2_000_000)
+    text = page.capacity.text.text()
+    assert "2,000,000 guests with their orders: <b>BATCH</b>" in text
+    assert "10.00 day(s)" in text
+    assert page.capacity.plan is not None
+    assert page.capacity.plan.guests == 2_000_000

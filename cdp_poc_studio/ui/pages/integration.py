@@ -26,6 +26,7 @@ from cdp_poc_studio.roundtrip.advisor import AdvisorAnswers, Recommendation, adv
 from cdp_poc_studio.roundtrip.scenario import IntegrationSpec, Scenario
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.pages.base import Page
+from cdp_poc_studio.ui.widgets.capacity_panel import CapacityPanel
 
 DIRECTIONS = [("both", "Load data in and take it out"), ("load", "Load data in"), ("extract", "Take data out")]
 FREQUENCIES = [("once", "Once"), ("daily", "Daily"), ("hourly", "Hourly"), ("continuous", "Continuously")]
@@ -133,9 +134,11 @@ class IntegrationPage(Page):
         for button in (self.load_batch, self.load_rest, self.pull_rest, self.pull_export):
             button.toggled.connect(self._on_choice_changed)
 
+        self.capacity = CapacityPanel()
         left = QVBoxLayout()
         left.addWidget(questions)
         left.addWidget(choice)
+        left.addWidget(self.capacity)
         left.addStretch(1)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
@@ -222,6 +225,7 @@ class IntegrationPage(Page):
         if rec.elsewhere:
             html += ["<h4>Outside the studio</h4><ul>", *(f"<li>{e}</li>" for e in rec.elsewhere), "</ul>"]
         self.reasons.setHtml("".join(html))
+        self.capacity.show_volume(self.volume.value())
         self._refresh_note()
 
     def _refresh_note(self) -> None:
