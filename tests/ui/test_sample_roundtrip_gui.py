@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.scenario import load_scenario
 from tests.ui.test_roundtrip_gui import open_studio, send
 
 pytestmark = pytest.mark.slow
@@ -19,6 +21,8 @@ def test_the_bundled_sample_is_sent_from_send_and_verified_row_by_row(qtbot, mak
     assert mapping.validation_error() is None
     assert mapping.source_rows.statuses() == ["mapped"] * 10
     report = send(qtbot, window)
+    # Visiting the Map page changed nothing: the rules are the bundled scenario's, transform for transform.
+    assert window.document.scenario.mapping == load_scenario(SCENARIOS / "crm_sample.toml").mapping
     assert report.verdict == "passed"
     assert window.send_page.dry is not None
     assert window.send_page.dry.guests == 10
