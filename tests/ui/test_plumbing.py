@@ -203,7 +203,7 @@ def test_keyring_and_environment(memory_keyring, monkeypatch: pytest.MonkeyPatch
 def test_the_command_line_reads_the_studios_profiles_and_keyring(
     memory_keyring, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cdp_poc_studio.targets.target import TargetError, profile_target
+    from cdp_poc_studio.targets.target import BASIC, TargetError, profile_target
 
     for name in ("CDP_API_TOKEN", "CDP_CLIENT_KEY", "CDP_OAUTH_CLIENT_ID", "CDP_OAUTH_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
@@ -211,10 +211,11 @@ def test_the_command_line_reads_the_studios_profiles_and_keyring(
     monkeypatch.setattr(SettingsStore, "default", classmethod(lambda cls: store))
     store.save(StudioSettings(profiles=[SavedProfile.of_choice("acme", "custom", "http://127.0.0.1:9",
                                                                client_key="ck-1")]))  # fmt: skip
-    with pytest.raises(TargetError, match="no API token"), profile_target("acme"):
+    # A run that loads and reads back over REST needs only the Basic credentials (the export, OAuth too).
+    with pytest.raises(TargetError, match="no API token"), profile_target("acme", BASIC):
         pass
     StudioSecrets().store("acme", SecretName.API_TOKEN, SecretStr("tok-123456"), session_only=False)
-    with profile_target("acme") as target:
+    with profile_target("acme", BASIC) as target:
         assert target.kind == "profile"
         assert target.connection.profile.api_base_url == "http://127.0.0.1:9"
         assert target.connection.credentials_present == {"rest": True, "batch": True, "oauth": False}

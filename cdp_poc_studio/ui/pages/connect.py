@@ -234,6 +234,9 @@ class ConnectPage(Page):
         header = self.results_table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # Wide enough for the header and the longest credential's name even before the first test.
+        metrics = self.results_table.fontMetrics()
+        header.setMinimumSectionSize(metrics.horizontalAdvance("Result") + 30)
         header.setStretchLastSection(True)
         self.results_table.setMinimumHeight(130)
         credentials_box = QGroupBox("Credentials")

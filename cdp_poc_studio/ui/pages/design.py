@@ -167,6 +167,7 @@ class DesignPage(Page):
         self.refresh_button.clicked.connect(self.refresh_preview)
         self.preview_status = QLabel("")
         self.preview_status.setObjectName("previewStatus")
+        self.preview_status.setWordWrap(True)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Sample:"))
         controls.addWidget(self.sample_spin)
@@ -214,7 +215,10 @@ class DesignPage(Page):
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(self.tabs)
         main.addWidget(right)
-        main.setSizes([470, 640])
+        main.setSizes([430, 700])
+        # The preview grows with the window: the form on the left needs no more than its width.
+        main.setStretchFactor(0, 2)
+        main.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(main)
@@ -451,6 +455,7 @@ class DesignPage(Page):
         self._preview = result
         self._preview_findings = result.findings
         self.table_model.set_guests(result.guests, result.lint_counts)
+        self._fit_preview_columns()
         if result.guests:
             self.table.selectRow(0)
             self.preview_status.setText(
@@ -470,6 +475,13 @@ class DesignPage(Page):
         )
         self._refresh_findings()
         self.preview_updated.emit()
+
+    def _fit_preview_columns(self) -> None:
+        """Every header readable, no column wider than a long e-mail, so Findings stays in view."""
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        for column in range(self.table_model.columnCount() - 1):
+            header.resizeSection(column, min(header.sectionSize(column), 130))
 
     def _on_table_row_changed(self, current: Any, _previous: Any) -> None:
         if not current.isValid():

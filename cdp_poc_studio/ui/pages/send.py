@@ -371,6 +371,7 @@ class SendPage(Page):
                       file.batch_ref or "", f"{file.failed_records:,}", f"{len(attempts)} ({history})")  # fmt: skip
             for column, value in enumerate(values):
                 self.files_table.setItem(row, column, QTableWidgetItem(value))
+        fit_columns(self.files_table)
         if not view.files:
             self.files_note.setText("No batch files in this run (REST loads send requests, not files).")
         else:
@@ -387,6 +388,7 @@ class SendPage(Page):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
                 self.errors_table.setItem(row, column, item)
+        fit_columns(self.errors_table)
         shown = len(view.failures)
         self._rejected_text = (
             f"{view.failures_total:,} record(s) rejected"
@@ -455,6 +457,7 @@ class SendPage(Page):
                 item = QTableWidgetItem(value)
                 item.setToolTip(f"{summary.stage_text}\n{summary.path}")
                 self.runs_table.setItem(row, column, item)
+        fit_columns(self.runs_table)
         self._refresh_buttons()
         self.runs_listed.emit()
 
@@ -498,4 +501,16 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     table.horizontalHeader().setStretchLastSection(True)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.verticalHeader().setDefaultSectionSize(22)
+    fit_columns(table)
     return table
+
+
+def fit_columns(table: QTableWidget) -> None:
+    """Each column as wide as its header and its widest value (run names, file names are never cut)."""
+    table.resizeColumnsToContents()
+    header = table.horizontalHeader()
+    metrics = header.fontMetrics()
+    for column in range(table.columnCount() - 1):
+        label = table.horizontalHeaderItem(column)
+        needed = metrics.horizontalAdvance(label.text() if label else "") + 24
+        header.resizeSection(column, max(header.sectionSize(column) + 8, needed))

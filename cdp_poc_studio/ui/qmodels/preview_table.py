@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QWidget
 
 from cdp_poc_studio.generator.records import GeneratedGuest
 
-COLUMNS = ("#", "Name", "Email", "Country", "Orders", "Extension keys", "Findings")
+COLUMNS = ("#", "Name", "Email", "Country", "Orders", "Keys", "Findings")
+TOOLTIPS = {"Keys": "Extension keys of the guest once flattened (CDP allows 100 per group)"}
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -35,8 +36,12 @@ class PreviewTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return TOOLTIPS.get(COLUMNS[section])
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

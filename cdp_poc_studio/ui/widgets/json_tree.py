@@ -18,9 +18,8 @@ class JsonTree(QTreeWidget):
         self.setHeaderLabels(["Key", "Value"])
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
-        # Keys get a fixed share, so that long keys never push the values out of sight.
-        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.setColumnWidth(0, 150)
+        # Keys are shown whole (a flattened key cut short is a different key); values scroll when long.
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.header().setStretchLastSection(True)
 
     def set_value(self, value: Any, expand_depth: int = 3) -> None:

@@ -143,17 +143,18 @@ class SchemaEditor(QWidget):
         self.remove_button.clicked.connect(self.remove_current)
         self.up_button.clicked.connect(lambda: self.move_current(-1))
         self.down_button.clicked.connect(lambda: self.move_current(1))
-        buttons = QHBoxLayout()
-        for button in (
-            self.add_group_button,
-            self.add_field_button,
-            self.add_child_button,
-            self.remove_button,
-            self.up_button,
-            self.down_button,
+        # Two short rows rather than one long one: the editor stays narrow enough at 1280 pixels for the preview
+        # beside it, and no button text is cut.
+        buttons = QVBoxLayout()
+        for row in (
+            (self.add_group_button, self.add_field_button, self.add_child_button),
+            (self.remove_button, self.up_button, self.down_button),
         ):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+            line = QHBoxLayout()
+            for button in row:
+                line.addWidget(button)
+            line.addStretch(1)
+            buttons.addLayout(line)
 
         # The form for the selected field.
         self.form_host = QWidget()
