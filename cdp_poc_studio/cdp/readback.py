@@ -41,6 +41,7 @@ class OrderSnapshot:
     extension: dict[str, Any] | None = None
     guest_refs: list[str] = field(default_factory=list)
     consumers: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ReadBack:
@@ -94,6 +95,8 @@ class ReadBack:
             except CdpNotFound:
                 guest_refs = []
         consumers = self.orders.list_consumers(ref) if data.get("consumers") is not None else []
+        contacts = self.orders.list_contacts(ref) if data.get("contacts") is not None else []
         return OrderSnapshot(
-            ref, data, items, None if extension is None else extension_values(extension), guest_refs, consumers
-        )
+            ref, data, items, None if extension is None else extension_values(extension), guest_refs, consumers,
+            contacts,
+        )  # fmt: skip

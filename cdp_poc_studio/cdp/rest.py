@@ -127,6 +127,10 @@ class OrderClient:
         body: dict[str, Any] = self.http.send_json("POST", f"{ORDERS}/{_seg(order_ref)}/consumers", consumer)
         return body
 
+    def list_contacts(self, order_ref: str) -> list[dict[str, Any]]:
+        body = self.http.get_json(f"{ORDERS}/{_seg(order_ref)}/contacts", params={"expand": "true", "limit": 100})
+        return items_of(body)
+
     def list_consumers(self, order_ref: str) -> list[dict[str, Any]]:
         body = self.http.get_json(f"{ORDERS}/{_seg(order_ref)}/consumers", params={"expand": "true", "limit": 100})
         return items_of(body)

@@ -345,7 +345,8 @@ class Pipeline:
                     held.add(snapshot.data.get("referenceId"))
                     items = [ReadbackItem(data=i.data, extension=i.extension) for i in snapshot.items]
                     result.orders.append(ReadbackOrder(
-                        data=snapshot.data, extension=snapshot.extension, items=items, consumers=snapshot.consumers
+                        data=snapshot.data, extension=snapshot.extension, items=items, consumers=snapshot.consumers,
+                        contacts=snapshot.contacts,
                     ))  # fmt: skip
                 for order in line["orders"]:
                     reference = order["value"]["referenceId"]
@@ -484,7 +485,9 @@ class Pipeline:
                 items: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = [
                     (i.data, i.extension) for i in o.items
                 ]
-                orders.append(({**o.data, "consumers": o.consumers}, o.extension, items))
+                # The order's contact, read back beside it (one per order; none is a missing contact).
+                contact = {"contact": o.contacts[0]} if o.contacts else {}
+                orders.append(({**o.data, "consumers": o.consumers, **contact}, o.extension, items))
             return returned_from_rest(
                 self.schema, line.guest.data, line.guest.extensions, orders,
                 duplicates=line.duplicates, moved_orders=line.moved_orders,

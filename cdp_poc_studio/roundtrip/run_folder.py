@@ -41,6 +41,7 @@ class ReadbackOrder(BaseModel):
     extension: dict[str, Any] | None = None
     items: list[ReadbackItem] = []
     consumers: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = []
 
 
 class ReadbackGuest(BaseModel):

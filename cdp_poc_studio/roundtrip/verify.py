@@ -237,7 +237,12 @@ def order_fields(
                     for attribute, item in consumer.items():
                         if attribute not in _READ_ONLY and attribute not in _ORDER_METADATA:
                             out[f"{base}.consumers.{index}.{attribute}"] = item
-        elif key not in ("contact", "extensions") and key not in _READ_ONLY and key not in _ORDER_METADATA:
+        elif key == "contact":
+            if isinstance(value, dict):  # the person the order is linked by: each attribute sent, as sent
+                for attribute, item in value.items():
+                    if attribute not in _READ_ONLY and attribute not in _ORDER_METADATA:
+                        out[f"{base}.contact.{attribute}"] = item
+        elif key != "extensions" and key not in _READ_ONLY and key not in _ORDER_METADATA:
             out[f"{base}.{key}"] = value
     if nested_extension:
         leaves(f"{base}.ext", dict(nested_extension), out)

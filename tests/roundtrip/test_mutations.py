@@ -36,7 +36,7 @@ from tests.helpers.data import bundled
 from tests.helpers.roundtrip import run
 from tests.helpers.verify_support import AUTH
 
-GUESTS = 50
+GUESTS = 52
 PROVIDER = "POC_STUDIO"
 Expect = dict[tuple[str, str], Outcome]  # (source, path) -> outcome, for one record
 
@@ -265,6 +265,14 @@ def relink_order(w: World, s: list[Sent]) -> dict[str, Expect]:
     return {s[0].key: _both(path, Outcome.RELINKED), s[1].key: _both(path, Outcome.RELINKED)}
 
 
+def change_order_contact(w: World, s: list[Sent]) -> dict[str, Expect]:
+    reference = s[0].orders[0]["referenceId"]
+    (contact,) = w.ok(w.http.get(f"/v2.1/orders/{w.order_ref(reference)}/contacts", params={"expand": "true"}))["items"]
+    contact_ref = str(contact["href"]).rsplit("/", 1)[1]
+    w.ok(w.http.patch(f"/v2.1/orderContacts/{contact_ref}", json={"firstName": "Someone"}))
+    return {s[0].key: _rest(f"orders.{reference}.contact.firstName", Outcome.VALUE_CHANGED)}
+
+
 def change_order_extension(w: World, s: list[Sent]) -> dict[str, Expect]:
     reference = s[0].orders[0]["referenceId"]
     body = {"storeLocation": "Nowhere"}
@@ -425,6 +433,7 @@ MUTATIONS = [
     Mutation("delete order", "cdp", _has_orders(1), delete_order),
     Mutation("add order to guest", "cdp", _any, add_order),
     Mutation("re-link order to another guest", "cdp", _has_orders(1), relink_order, guests=2),
+    Mutation("change order contact", "cdp", _has_orders(1), change_order_contact),
     Mutation("change order extension value", "cdp", _has_orders(1), change_order_extension),
     Mutation("add order extension key", "cdp", _has_orders(1), add_order_extension_key),
     Mutation("change order item", "cdp", _has_orders(1), change_item),
@@ -503,6 +512,9 @@ def _differences(report: RunReport, record: str) -> dict[tuple[str, str], Outcom
 def test_the_run_before_any_mutation_is_clean(world: World) -> None:
     assert world.clean is not None
     assert world.clean.verdict == "passed"
+    rest = next(s for s in world.clean.sources if s.source == "rest")
+    assert {f.path: f.counts for f in rest.fields}["orders.*.contact.firstName"] == {"equal": sum(
+        len(sent.orders) for sent in world.sent)}  # fmt: skip
     assert [d for d in world.clean.differences if d.outcome.fails] == []
     assert all(s.records_found == GUESTS for s in world.clean.sources if s.source in ("rest", "export"))
 
