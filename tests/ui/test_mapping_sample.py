@@ -165,3 +165,25 @@ def test_lookalike_data_is_proposed_from_the_sample_and_editable_in_design(
     window.go_to(3)
     assert window.mapping_page.source == "imported"
     assert window.mapping_page.validation_error() is None
+
+
+def test_a_scenario_whose_sample_is_gone_keeps_its_rules_and_says_why(
+    qtbot, window: MainWindow, tmp_path: Path, dialogs
+) -> None:
+    page = _imported(qtbot, window, tmp_path, dialogs)
+    saved = tmp_path / "poc.toml"
+    dialogs.save_paths.append(saved)
+    assert window.save_as()
+    rules = load_scenario(saved).mapping
+    (tmp_path / "crm_customers.csv").unlink()
+    window.new_scenario()
+    assert window.open_scenario(saved)
+    window.go_to(3)
+    page = window.mapping_page
+    problem = page.validation_error() or ""
+    assert "the scenario's sample cannot be read" in problem
+    assert "crm_customers.csv" in problem
+    assert "no such file" in problem
+    window.go_to(2)  # leaving the page writes nothing over the unreadable sample's rules
+    assert window.document.scenario.source is not None
+    assert window.document.scenario.mapping == rules

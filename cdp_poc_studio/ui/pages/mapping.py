@@ -200,6 +200,7 @@ class MappingPage(Page):
         self._rules = {rule.source: rule.target for rule in scenario.mapping if rule.source is not None}
         with self.loading():
             (self.api_batch if scenario.integration.load == "batch" else self.api_rest).setChecked(True)
+        self._sample_error = None
         if scenario.source is None:
             if self._sample is not None:
                 self._forget_sample()
@@ -212,6 +213,8 @@ class MappingPage(Page):
         self._open_sample(scenario.source, drafts)
 
     def store(self, scenario: Scenario) -> Scenario:
+        if self._sample_error is not None and self._sample is None and scenario.source is not None:
+            return scenario  # the sample cannot be read: its [source] and rules stay exactly as they were
         if self.source == "imported" and self._sample is not None:
             preview = self._preview
             rules = preview.rules_to_save() if preview is not None else []
@@ -238,7 +241,7 @@ class MappingPage(Page):
     def validation_error(self) -> str | None:
         if self.source == "generated" and self._generated_error:
             return f"no sample to map: {self._generated_error}"
-        if self.source == "imported" and self._sample_error:
+        if self._sample_error:
             return self._sample_error
         if self._checker:
             more = f" (and {len(self._checker) - 1} more)" if len(self._checker) > 1 else ""
@@ -331,7 +334,10 @@ class MappingPage(Page):
                 self.context.dialogs.error(self, "Cannot import the sample", text)
             else:
                 # The scenario names a sample that cannot be read: say so, and keep its rules as they are.
-                self._sample_error = text
+                if self._sample is not None:
+                    self._forget_sample()
+                self._sample_error = f"the scenario's sample cannot be read: {text}"
+                self._fill_table()
             self.sample_ready.emit()
             self.status_changed.emit()
 
