@@ -142,3 +142,29 @@ def test_sql_reads_the_data_lake_guests_entity() -> None:
     assert "TRY_CAST(json_extract_scalar(g.ext2['tags'], '$[0].score') AS DOUBLE)" in tags
     assert home.count("(") == home.count(")")
     assert tags.count("(") == tags.count(")")
+
+
+def test_decisions_source_reads_a_whole_float_as_the_float_it_was(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    import orjson
+
+    from cdp_poc_studio.roundtrip.decisions import compare_decisions
+    from cdp_poc_studio.roundtrip.verify import SourceRules
+
+    nested = {"ext2": {"tags": [{"score": 40.0}, {"score": 0.5}]}}
+    guest = {"guestType": "customer", "identifiers": [{"provider": "P", "id": "1"}]}
+    flat = flatten_group(SCHEMA, SCHEMA.guest["ext2"], nested["ext2"])
+    generated = {"seq": 0, "key": "P:1", "ref": "r", "guest": guest, "nested": nested, "orders": []}
+    extensions = {"ext2": {"name": "ext2", "key": "default", **flat}}
+    back = {"key": "P:1", "matches": 1, "orders": [], "guest": {"ref": "g", "data": guest, "extensions": extensions}}
+    for name, line in (("generated", generated), ("readback", back)):
+        with gzip.open(tmp_path / f"{name}.ndjson.gz", "wb") as out:
+            out.write(orjson.dumps(line) + b"\n")
+    result = compare_decisions(
+        SCHEMA, tmp_path / "generated.ndjson.gz", tmp_path / "readback.ndjson.gz", SourceRules("decisions"),
+        rejected={}, sent_at=None,
+    )  # fmt: skip
+    assert result.records_found == 1
+    assert result.field_pass_rate == 1.0, result.differences
+    assert result.field_counts["ext2.tags[0].score"]
