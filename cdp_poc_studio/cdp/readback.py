@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,16 @@ class ReadBack:
     def orders_by_reference_id(self, reference_id: str, *, guests: bool = True) -> list[OrderSnapshot]:
         return [self.order(ref, guests=guests) for ref in self.orders.find_by_reference_id(reference_id)]
 
+    @staticmethod
+    def _people(collection: Any, fetch: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """An order's contacts or consumers: inline when the order came expanded, else fetched (one GET)."""
+        if collection is None:
+            return []
+        inline = items_of(collection)
+        if isinstance(collection, dict) and "items" in collection and all(len(i) > 1 for i in inline):
+            return inline
+        return fetch()
+
     def order(self, ref: str, *, guests: bool = True) -> OrderSnapshot:
         """The order with its items and extensions; `guests=False` skips finding the guests linked to it."""
         data = self.orders.get(ref, expand=True)
@@ -94,8 +105,8 @@ class ReadBack:
                 guest_refs = self.guests.search(orderRef=ref)
             except CdpNotFound:
                 guest_refs = []
-        consumers = self.orders.list_consumers(ref) if data.get("consumers") is not None else []
-        contacts = self.orders.list_contacts(ref) if data.get("contacts") is not None else []
+        consumers = self._people(data.get("consumers"), lambda: self.orders.list_consumers(ref))
+        contacts = self._people(data.get("contacts"), lambda: self.orders.list_contacts(ref))
         return OrderSnapshot(
             ref, data, items, None if extension is None else extension_values(extension), guest_refs, consumers,
             contacts,
