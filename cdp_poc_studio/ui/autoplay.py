@@ -102,7 +102,13 @@ class Autoplay(QObject):
             ),
             Step("test the connection", self._test_connection, lambda: w.connect_page.results is not None, "1-connect"),
             Step("choose the integration point", lambda: self._go(1), screenshot="2-integration"),
-            Step("design the data", lambda: self._go(2), lambda: not w.design_page.is_busy(), "3-design"),
+            # The preview is debounced, then made in a job: wait for it, so that the screenshot shows it filled.
+            Step(
+                "design the data",
+                lambda: self._go(2),
+                lambda: w.design_page.preview is not None and not w.design_page.is_busy(),
+                "3-design",
+            ),
             Step("map the fields", lambda: self._go(3), lambda: not w.mapping_page.is_busy(), "4-mapping"),
             Step(
                 "dry run",
@@ -178,7 +184,7 @@ class Autoplay(QObject):
         window = self.window
         window.show_console()
         console = window.console
-        rows = console.proxy.rowCount()
+        rows = console.row_count()
         if rows:
             console.select_row(rows - 1)
             console.details.setCurrentIndex(1)

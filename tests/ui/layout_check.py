@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QTabBar,
+    QTableView,
     QTableWidget,
     QTreeWidget,
     QWidget,
@@ -83,6 +84,16 @@ def clipped_texts(root: QWidget) -> list[str]:
             need = table.fontMetrics().horizontalAdvance(item.text()) + 12
             if need > table.columnWidth(0):
                 found.append(f"cell {item.text()!r}: needs {need} px, has {table.columnWidth(0)}")
+    for view in root.findChildren(QTableView):
+        model = view.model()
+        if not _visible(view) or isinstance(view, QTableWidget) or model is None or model.columnCount() < 2:
+            continue
+        # The first column names the row (a classification, a time): never cut either.
+        for row in range(min(model.rowCount(), 10)):
+            text = str(model.index(row, 0).data() or "")
+            need = view.fontMetrics().horizontalAdvance(text) + 12
+            if text and need > view.columnWidth(0):
+                found.append(f"cell {text!r}: needs {need} px, has {view.columnWidth(0)}")
     for tree in root.findChildren(QTreeWidget):
         if not _visible(tree) or tree.columnCount() < 2:
             continue

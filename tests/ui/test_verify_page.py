@@ -101,6 +101,7 @@ def test_a_passed_run_with_explained_differences_says_they_are_not_failures(qtbo
     categories = next(a for a in field_chart.axes() if isinstance(a, QBarCategoryAxis))
     assert categories.count() == 78
     assert set(categories.categories()) == set(FIELDS)
+    assert not categories.truncateLabels()  # field paths whole, never "…"
     assert page.chart_fields[0] == FIELDS[0]  # the field with failures first
     values = next(a for a in field_chart.axes() if isinstance(a, QValueAxis))
     assert values.titleText() == "field values (records)"

@@ -152,7 +152,10 @@ class VerifyPage(Page):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         # Narrow enough at 1280 pixels for the Explanation column to start on screen; values have tooltips.
-        for column, width in enumerate((140, 55, 165, 110, 95, 95)):
+        metrics = self.table.fontMetrics()
+        # The classification whole (it is what a row is about), the others narrow; values have tooltips.
+        widths = (metrics.horizontalAdvance("equal after normalisation") + 34, 65, 120, 120, 80, 80)
+        for column, width in enumerate(widths):
             header.resizeSection(column, width)
         self.table.selectionModel().selectionChanged.connect(self._on_row_selected)
         filters = QHBoxLayout()
@@ -168,6 +171,7 @@ class VerifyPage(Page):
         top_split.addWidget(self.groups)
         top_split.addWidget(table_side)
         top_split.setStretchFactor(1, 1)
+        top_split.setSizes([200, 10_000])  # the table gets the room; the groups list can be widened
 
         self.trace_tree = QTreeWidget()
         self.trace_tree.setObjectName("recordTrace")
@@ -533,7 +537,7 @@ def verdict_detail(report: RunReport) -> str:
     elif totals["failed"]:
         parts.append(f"{totals['failed']:,} field values failed")
     elif report.sources:
-        parts.append("no field value failed")
+        parts.append("No field value failed")
     return ". ".join(parts) + "." if parts else ""
 
 
@@ -542,6 +546,8 @@ def _axes(
 ) -> None:
     categories = QBarCategoryAxis()
     categories.append(labels)
+    # Field paths are what the chart is about: whole, never "…" (the axis makes room for the longest).
+    categories.setTruncateLabels(False)
     values = QValueAxis()
     values.setLabelFormat("%d")
     values.setTitleText(counted)
