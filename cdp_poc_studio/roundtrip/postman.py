@@ -74,7 +74,9 @@ def _tests(step: Step, name: str) -> list[str]:
     if step.one_of:
         lines.append("pm.test('fields among the values of its list (list order is not guaranteed)', function () {")
         for key, values in step.one_of.items():
-            lines.append(f"    pm.expect({_js(values)}).to.include(json[{_js(key)}]);")
+            lines.append(
+                f"    pm.expect({_js(values)}).to.include(json[{_js(key)}] === undefined ? null : json[{_js(key)}]);"
+            )
         lines.append("});")
     if step.items_one_of:
         lines += [

@@ -230,8 +230,10 @@ def _loosen_positional_checks(steps: list[Step], names: _Names) -> None:
         for key in keys:
             values: list[Any] = []
             for step in group:
-                if key in step.checks and step.checks[key] not in values:
-                    values.append(step.checks[key])
+                # A sibling without the field (an order paid cash has no cardType) allows it to be absent: None.
+                value = step.checks.get(key)
+                if value not in values:
+                    values.append(value)
             if len(values) > 1:
                 for step in group:
                     step.checks.pop(key, None)

@@ -113,7 +113,7 @@ def test_handoff_files_and_load_py_into_a_fresh_sandbox(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["retail_loyalty", "travel_bookings"])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_newman_runs_the_collection_green_against_a_fresh_sandbox(
     name: str, target: Target, sandbox_url: str, tmp_path: Path
 ) -> None:
