@@ -129,3 +129,23 @@ def test_every_rule_of_the_bundled_sample_survives_the_map_pages_text_form() -> 
         assert parse_steps(text) == rule.transforms, text
     assert parse_steps("trim | concat:  | case:title")[1].separator == " "
     assert parse_steps("split:; | join:, ")[1].separator == ", "
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "lookup", "table": {"g": "gold"}, "otherwise": "keep"}],
+        [{"op": "boolean", "true": ["oui", "si"], "false": ["non"]}],
+        [{"op": "datetime", "formats": ["%d/%m/%Y %H:%M"], "timezone": "Europe/Dublin"}],
+        [{"op": "trim", "collapse": True}, {"op": "number", "decimal": ","}, {"op": "default", "value": "0"}],
+        [{"op": "constant", "value": 3}],
+        [{"op": "constant", "value": True}],
+        [{"op": "default", "value": "online"}],
+        [{"op": "default", "value": '"quoted"'}],
+    ],
+)
+def test_options_survive_the_text_form(ops: list[dict[str, Any]]) -> None:
+    from cdp_poc_studio.roundtrip.source.steps_text import format_steps, parse_steps
+
+    steps = STEPS.validate_python(ops)
+    assert parse_steps(format_steps(steps)) == steps

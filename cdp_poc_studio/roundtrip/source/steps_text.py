@@ -7,6 +7,7 @@ cell; options the short form cannot say (lookup's `otherwise`, boolean's extra w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,7 @@ SEPARATOR = " | "
 SYNTAX = (
     "Steps separated by ' | ': trim (trim:collapse), case:lower|upper|title, date:%d/%m/%Y[,%Y-%m-%d], "
     "datetime:%d/%m/%Y %H:%M[@Europe/Dublin], boolean, number (number:, for a decimal comma), country, language, "
-    "split:;, join:, , concat: , constant:VALUE, default:VALUE, lookup:g=gold,s=silver"
+    "split:;, join:, , concat: , constant:VALUE, default:VALUE, lookup:g=gold,s=silver[,*=keep], boolean:oui/non"
 )
 _STEPS: TypeAdapter[list[Any]] = TypeAdapter(list[Transform])
 
@@ -80,16 +81,39 @@ def _step(op: str, argument: str | None) -> dict[str, Any]:
     elif op in ("split", "join", "concat"):
         step["separator"] = argument
     elif op in ("constant", "default"):
-        step["value"] = argument
+        step["value"] = _value(argument)
     elif op == "lookup":
         table = {}
         for pair in argument.split(","):
             key, equals, value = pair.partition("=")
             if not equals:
                 raise StepsSyntaxError(f"lookup entries are key=value, not {pair!r}; {SYNTAX}")
+            if key.strip() == "*":
+                step["otherwise"] = value.strip()  # *=keep: values not in the table pass unchanged
+                continue
             table[key.strip()] = value.strip()
         step["table"] = table
+    elif op == "boolean":
+        # boolean:oui,si/non: more words for true, then for false.
+        true, _slash, false = argument.partition("/")
+        step["true"] = [w.strip() for w in true.split(",") if w.strip()]
+        step["false"] = [w.strip() for w in false.split(",") if w.strip()]
     return step
+
+
+def _value(argument: str) -> Any:
+    """A constant's text: a JSON number, true/false or a "quoted" text are read as such; anything else is text."""
+    try:
+        value = json.loads(argument)
+    except ValueError:
+        return argument
+    return value if isinstance(value, (bool, int, float, str)) else argument
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str) and _value(value) == value and not value.startswith('"'):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def format_steps(steps: Sequence[Any]) -> str:
@@ -112,8 +136,11 @@ def _text(step: Any) -> str:
         case Split() | Join() | Concat():
             return f"{step.op}:{step.separator}"
         case Constant() | Default():
-            return f"{step.op}:{step.value}"
+            return f"{step.op}:{_value_text(step.value)}"
         case Lookup():
-            return "lookup:" + ",".join(f"{k}={v}" for k, v in step.table.items())
-        case Boolean() | _:
+            keep = [f"*={step.otherwise}"] if step.otherwise != "error" else []
+            return "lookup:" + ",".join([*(f"{k}={v}" for k, v in step.table.items()), *keep])
+        case Boolean() if step.true or step.false:
+            return f"boolean:{','.join(step.true)}/{','.join(step.false)}"
+        case _:
             return str(step.op)
