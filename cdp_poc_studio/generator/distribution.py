@@ -6,7 +6,13 @@ import math
 import random
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+_NUMBERS = {
+    "fixed": "write a whole number after fixed:, for example fixed:2",
+    "uniform": "write two whole numbers after uniform:, for example uniform:1-3",
+    "poisson": "write a number after poisson:, for example poisson:1.5",
+}
 
 
 class Distribution(BaseModel):
@@ -35,8 +41,12 @@ class Distribution(BaseModel):
                 return cls(kind="uniform", low=int(low), high=int(high))
             if kind == "poisson":
                 return cls(kind="poisson", mean=float(arg))
-        except ValueError as exc:
-            raise ValueError(f"{text!r} is not a distribution: {exc}") from None
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{text!r} is not a distribution: {problem}") from None
+        except ValueError:
+            # int() and float() say "invalid literal for int() with base 10": say it as a person would.
+            raise ValueError(f"{text!r} is not a distribution: {_NUMBERS[kind]}") from None
         raise ValueError(f"{text!r} is not a distribution; write fixed:N, uniform:LOW-HIGH or poisson:MEAN")
 
     def __str__(self) -> str:

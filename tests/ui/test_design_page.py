@@ -150,3 +150,21 @@ def test_new_seed_and_settings_validation(qtbot, window: MainWindow) -> None:
     assert window.go_to(3)
     assert str(window.document.scenario.generator.orders_per_guest) == "fixed:2"
     assert window.document.scenario.generator.locales == ["en_US"]
+
+
+def test_bad_numbers_in_the_generator_settings_are_explained_in_words(qtbot, window: MainWindow) -> None:
+    """Issue 13 item 3: no "invalid literal for int() with base 10" on screen."""
+    page = _design(window)
+    page.tabs.setCurrentIndex(1)
+    for typed, expected in (
+        ("fixed:x", "write a whole number after fixed:, for example fixed:2"),
+        ("uniform:1-x", "write two whole numbers after uniform:, for example uniform:1-3"),
+        ("poisson:lots", "write a number after poisson:, for example poisson:1.5"),
+    ):
+        page.orders_edit.selectAll()
+        qtbot.keyClicks(page.orders_edit, typed)
+        shown = page.settings_error.text()
+        assert expected in shown, shown
+        assert "invalid literal" not in shown
+        assert "could not convert" not in shown
+        assert expected in (page.validation_error() or "")
