@@ -120,10 +120,14 @@ def run_gui(
     """
     app = _application(argv or sys.argv[:1])
     if autoplay is None:
+        from PySide6.QtCore import QTimer
+
         window = create_main_window()
         if scenario is not None:
             window.open_scenario(scenario)
         window.show()
+        # A run the studio was closed on (or that crashed) is offered for resuming once the window is up.
+        QTimer.singleShot(0, window.offer_resume)
         status = int(app.exec())
         _tear_down(window)
         return status
