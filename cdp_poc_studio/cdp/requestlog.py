@@ -34,6 +34,9 @@ _ACCESS_TOKEN = re.compile(r'("(?:access_token|refresh_token|id_token)"\s*:\s*")
 _FORM_SECRET = re.compile(r"((?:^|&)client_secret=)[^&\s]*")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-amz-security-token"})
 _TEXT_TYPES = ("json", "text", "xml", "x-www-form-urlencoded", "ndjson")
+# The sandbox names, in this header, each decision it took on an inferred rule ("a real tenant may answer this
+# differently"); a real tenant never sends it. Kept on the entry so the request console and the report show them.
+SANDBOX_WARNING_HEADER = "x-sandbox-warning"
 
 
 class SecretMasker:
@@ -87,6 +90,8 @@ class LoggedRequest:
     request_body: str | None = None
     response_body: str | None = None
     error: str | None = None
+    # The sandbox's warnings for this call (SANDBOX_WARNING_HEADER), masked like the rest.
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -251,6 +256,7 @@ class LoggingTransport(httpx.BaseTransport):
             body = None
             if keep and head:
                 body = masker.text(head.decode("utf-8", "replace"))
+            warnings = tuple(masker.text(w) for w in response.headers.get_list(SANDBOX_WARNING_HEADER))
             self.log.record(
                 LoggedRequest(
                     started,
@@ -263,6 +269,7 @@ class LoggingTransport(httpx.BaseTransport):
                     headers,
                     request_body,
                     body,
+                    warnings=warnings,
                 )
             )
 

@@ -53,6 +53,7 @@ from cdp_poc_studio.roundtrip.generated import GeneratedWriter, expected_records
 from cdp_poc_studio.roundtrip.mapping import apply_mapping
 from cdp_poc_studio.roundtrip.report_model import (
     RunReport,
+    SandboxWarnings,
     StageStatus,
     StageTiming,
     ThresholdCheck,
@@ -61,6 +62,7 @@ from cdp_poc_studio.roundtrip.report_model import (
     summarise,
 )
 from cdp_poc_studio.roundtrip.reports import write_reports
+from cdp_poc_studio.roundtrip.request_index import warned_calls
 from cdp_poc_studio.roundtrip.returned_index import ReturnedIndex
 from cdp_poc_studio.roundtrip.run_folder import (
     ReadbackGuest,
@@ -132,6 +134,8 @@ class Pipeline:
     cancel: CancelToken = field(default_factory=CancelToken)
     # Overrides the target's pace of batch status requests (tests poll the in-thread sandbox faster).
     batch_poll_seconds: float | None = None
+    # Flushes this run's requests.ndjson while the run writes it (the report reads it for the sandbox's warnings).
+    _flush_requests: Callable[[], None] = field(default=lambda: None, init=False, repr=False)
 
     # ------------------------------------------------------------------------------------------------ driving
 
@@ -224,10 +228,12 @@ class Pipeline:
                 out.write(orjson.dumps(entry.to_json()) + b"\n")
 
             log.add_listener(write)
+            self._flush_requests = out.flush
             try:
                 yield
             finally:
                 log.remove_listener(write)
+                self._flush_requests = lambda: None
 
     def _emit(self, event: StageEvent) -> None:
         if self.progress is not None:
@@ -437,6 +443,7 @@ class Pipeline:
         if self.scenario.source is not None:
             self._account_for_rows(report, ledger, comparisons)
         report.capacity = self._capacity_plan()
+        report.sandbox_warnings = self._sandbox_warnings()
         write_reports(report, self.folder.report)
         state.stages["report"] = StageTiming(name="report", status="done", seconds=time.perf_counter() - started)
         report.stages = list(state.stages.values())
@@ -446,6 +453,11 @@ class Pipeline:
         self.folder.save_state(state)
         self._emit(StageEvent(stage="report", state="done", detail=f"verdict: {report.verdict}"))
         return report
+
+    def _sandbox_warnings(self) -> SandboxWarnings | None:
+        self._flush_requests()
+        calls, examples = warned_calls(self.folder.requests)
+        return SandboxWarnings(calls=calls, examples=examples) if calls else None
 
     def _account_for_rows(self, report: RunReport, ledger: RunLedger, comparisons: list[Comparison]) -> None:
         """The per-row log of a sample (rows.ndjson.gz), its summary in the report, and each difference's origin."""

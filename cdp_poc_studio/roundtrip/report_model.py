@@ -110,6 +110,13 @@ class Trace(_Model):
     stages: dict[str, Any]
 
 
+class SandboxWarnings(_Model):
+    """The calls the sandbox answered on an inferred rule: a real tenant may answer them differently."""
+
+    calls: int = Field(description="calls that carried at least one sandbox warning")
+    examples: list[str] = Field(description="a few of them: the call and its warning, from requests.ndjson")
+
+
 class RunReport(_Model):
     report_version: int = REPORT_VERSION
     run_id: str
@@ -135,6 +142,8 @@ class RunReport(_Model):
     rows: RowsSummary | None = None
     # How long a full load would take by Batch and by REST, from this run's figures (roundtrip.capacity).
     capacity: CapacityPlan | None = None
+    # Present only when the sandbox warned on some call (requests.ndjson has every one).
+    sandbox_warnings: SandboxWarnings | None = None
 
     @property
     def passed(self) -> bool:

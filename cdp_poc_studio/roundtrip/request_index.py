@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -42,6 +43,7 @@ def index_lines(path: Path, start: int = 0) -> tuple[list[int], int]:
 def entry_of(data: dict[str, Any]) -> LoggedRequest:
     data = dict(data)
     data["request_headers"] = tuple(tuple(pair) for pair in data.get("request_headers", ()))
+    data["warnings"] = tuple(data.get("warnings", ()))  # absent in logs written before warnings were kept
     return LoggedRequest(**data)
 
 
@@ -71,3 +73,21 @@ def matching_lines(
             if accept(entry_of(orjson.loads(line))):
                 found.append(number)
     return found
+
+
+def warned_calls(path: Path, examples: int = 5) -> tuple[int, list[str]]:
+    """How many calls of the log carry a sandbox warning, and the first `examples` of them ("METHOD path: warning")."""
+    count, found = 0, list[str]()
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return 0, []
+    with handle:
+        for line in handle:
+            if b'"warnings":["' not in line:  # most calls have none: skip them unparsed
+                continue
+            count += 1
+            if len(found) < examples:
+                entry = entry_of(orjson.loads(line))
+                found.append(f"{entry.method} {urlsplit(entry.url).path}: {'; '.join(entry.warnings)}")
+    return count, found

@@ -13,7 +13,10 @@ from cdp_poc_studio.cdp.requestlog import LoggedRequest
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Time", "Method", "Status", "Duration", "URL", "Bytes in/out")
-STATUS_FILTERS = ("All statuses", "2xx", "3xx", "4xx", "5xx", "Errors (4xx, 5xx, no answer)")
+STATUS_FILTERS = ("All statuses", "2xx", "3xx", "4xx", "5xx", "Errors (4xx, 5xx, no answer)", "With sandbox warnings")
+WARNED = STATUS_FILTERS[-1]
+# After the status of a call the sandbox answered on an inferred rule (its warnings are in the tooltip and details).
+WARNING_MARK = " \u26a0"
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -36,7 +39,8 @@ def cell(entry: LoggedRequest, column: int, role: int) -> Any:
         if column == 1:
             return entry.method
         if column == 2:
-            return str(entry.status) if entry.status is not None else (entry.error or "no answer")
+            status = str(entry.status) if entry.status is not None else (entry.error or "no answer")
+            return status + WARNING_MARK if entry.warnings else status
         if column == 3:
             return f"{entry.duration_ms:,.1f} ms"
         if column == 4:
@@ -48,26 +52,34 @@ def cell(entry: LoggedRequest, column: int, role: int) -> Any:
                 entry.response_bytes)[column]  # fmt: skip
     if role == Qt.ItemDataRole.ToolTipRole and column == 4:
         return entry.url
+    if role == Qt.ItemDataRole.ToolTipRole and column == 2 and entry.warnings:
+        return "The sandbox warns (a real tenant may answer this differently):\n" + "\n".join(entry.warnings)
     if role == Qt.ItemDataRole.ForegroundRole and column == 2 and is_error(entry):
         return QColor("#c62828")
+    if role == Qt.ItemDataRole.ForegroundRole and column == 2 and entry.warnings:
+        return QColor("#b26a00")
     if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 3, 5):
         return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return None
 
 
 def accepts(entry: LoggedRequest, method: str, status: str, text: str) -> bool:
-    """The console's filter: a method ("" for all), one of STATUS_FILTERS, and lower-case text in the URL or bodies.
+    """The console's filter: a method ("" for all), one of STATUS_FILTERS, and lower-case text in the URL, bodies or
+    sandbox warnings.
     Plain Python: the scan of a run's log on disk runs it on a worker thread."""
     if method and entry.method != method:
         return False
     if status != STATUS_FILTERS[0]:
-        if status.startswith("Errors"):
+        if status == WARNED:
+            if not entry.warnings:
+                return False
+        elif status.startswith("Errors"):
             if not is_error(entry):
                 return False
         elif status_class(entry) != status:
             return False
     if text:
-        haystack = " ".join((entry.url, entry.request_body or "", entry.response_body or "")).lower()
+        haystack = " ".join((entry.url, entry.request_body or "", entry.response_body or "", *entry.warnings)).lower()
         if text not in haystack:
             return False
     return True

@@ -54,7 +54,13 @@ def render_request(entry: LoggedRequest) -> str:
 
 def render_response(entry: LoggedRequest) -> str:
     status = f"HTTP {entry.status}" if entry.status is not None else f"No answer: {entry.error}"
-    return f"{status}   ({entry.duration_ms:,.1f} ms, {entry.response_bytes:,} bytes)\n\n{_pretty(entry.response_body)}"
+    warnings = "".join(f"Sandbox warning: {warning}\n" for warning in entry.warnings)
+    if warnings:
+        warnings += "(accepted on an inferred rule: a real tenant may answer this differently)\n"
+    return (
+        f"{status}   ({entry.duration_ms:,.1f} ms, {entry.response_bytes:,} bytes)\n{warnings}\n"
+        f"{_pretty(entry.response_body)}"
+    )
 
 
 class RequestConsole(QWidget):
@@ -97,7 +103,7 @@ class RequestConsole(QWidget):
         self.status_combo = QComboBox()
         self.status_combo.addItems(STATUS_FILTERS)
         self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search URLs and bodies…")
+        self.search_edit.setPlaceholderText("Search URLs, bodies and warnings…")
         self.search_edit.setClearButtonEnabled(True)
         self.count_label = QLabel()
         self.clear_button = QPushButton("Clear")
