@@ -44,12 +44,12 @@ class ProgressLine:
 
 def render(event: StageEvent) -> str:
     """One line for a stage event: label, count, bar, rate, time left, errors, state and detail."""
-    text = f"{STAGE_LABELS[event.stage]:<17} {event.done:>9,}"
+    text = f"{STAGE_LABELS[event.stage]:<17}"
     if event.total:
         fraction = event.fraction or 0.0
-        text += f"/{event.total:,} {event.unit} [{'#' * int(fraction * 24):<24}] {fraction:4.0%}"
-    else:
-        text += f" {event.unit}"
+        text += f" {event.done:>9,}/{event.total:,} {event.unit} [{'#' * int(fraction * 24):<24}] {fraction:4.0%}"
+    elif event.done:
+        text += f" {event.done:>9,} {event.unit}"
     if event.rate and event.state == "running":
         text += f"  {event.rate:,.0f}/s"
     if event.eta_seconds and event.state == "running":
