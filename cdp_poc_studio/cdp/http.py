@@ -145,8 +145,11 @@ def transport_error(
         method, url = exc.request.method, str(exc.request.url.copy_with(query=None))
     url = mask(url)
     kind = type(exc).__name__
+    # The operating system's words (connection refused, name not known, ...) say what to fix; never a secret.
+    cause = mask(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
     return CdpTransportError(
-        f"{method} {url}: {kind} ({'the request may have reached CDP' if maybe_sent else 'nothing was sent'})",
+        f"{method} {url}: {kind}{f': {cause}' if cause else ''} "
+        f"({'the request may have reached CDP' if maybe_sent else 'nothing was sent'})",
         method=method,
         url=url,
         maybe_sent=maybe_sent,

@@ -364,9 +364,31 @@ def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None)
         else:
             raise ConfigError(f"--target {choice!r}: use sandbox or profile:NAME")
         with opened as handle:
+            if handle.kind == "profile":
+                _probe(handle)
             yield handle
     except (TargetError, SandboxStartError) as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _probe(target: Target) -> None:
+    """One quick request before anything is made: an unreachable tenant or refused credentials are said at once,
+    with the host and the cause, instead of after a run folder exists and every retry has run out."""
+    from cdp_poc_studio.cdp.retry import RetrySettings
+    from cdp_poc_studio.domain.errors import CdpAuthError, CdpError, CdpNotFound
+
+    http = target.connection.http.bound(retry=RetrySettings(attempts=1, deadline=15))
+    try:
+        http.get_json("/v2.1/guests", params={"limit": 1})
+    except CdpNotFound:
+        return  # reached, and the credentials were accepted
+    except CdpAuthError as exc:
+        raise ConfigError(f"{target.description} refused the client key and API token: {exc}") from None
+    except CdpError as exc:
+        raise click.ClickException(
+            f"{target.description} cannot be reached: {exc}\nCheck the tenant's URL (region) on the studio's "
+            "Connect page, the network, and any proxy or VPN; nothing was sent and no run folder was made."
+        ) from None
 
 
 def _finish(report: RunReport, folder: Path, output: str) -> None:

@@ -110,8 +110,10 @@ def test_an_export_scenario_names_exactly_the_missing_oauth_credentials(tmp_path
 def test_a_rest_only_scenario_needs_no_oauth_credentials(tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, target='[target]\nkind = "profile"\nprofile = "acme"\n', pull_back='["rest"]')
     result = _cli("run", str(scenario), "--runs", "runs", cwd=tmp_path, env=_profile_env(tmp_path))
-    # Past the credentials: it fails reaching the (unreachable) tenant, and says which host.
+    # Past the credentials: it fails at once reaching the (unreachable) tenant, and says which host and why.
     assert "OAUTH" not in result.stderr, result.stderr
     assert result.returncode == 1, result.stdout + result.stderr
     assert "127.0.0.1:9" in result.stderr
+    assert "Connection refused" in result.stderr
+    assert not (tmp_path / "runs").exists(), "found unreachable before any run folder was made"
     assert "token-1" not in result.stdout + result.stderr
