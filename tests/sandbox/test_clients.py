@@ -31,6 +31,7 @@ import pytest
 
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess
+from tests.helpers.doc_examples import DOC_ORDER
 
 if TYPE_CHECKING:
     from conftest import SandboxApi
@@ -346,19 +347,7 @@ def test_curl_scripts_from_the_legacy_pages(api: SandboxApi) -> None:
         f"{base}/v2/orders",
         *common,
         "--data-raw",
-        json.dumps(
-            {
-                "pointOfSale": "spinair.com/france",
-                "channel": "WEB",
-                "currencyCode": "EUR",
-                "price": 12,
-                "orderedAt": "2025-12-19T12:07:18.149Z",
-                "referenceId": "B94TXY-1",
-                "paymentType": "Card",
-                "cardType": "Visa",
-                "status": "PURCHASED",
-            }
-        ),
+        json.dumps(DOC_ORDER),
     )
     expanded = _curl("-X", "GET", f"{base}/v2/orders/{order['ref']}?expand=orderItems", *common)
     assert expanded["orderItems"]["items"] == []

@@ -7,31 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.helpers.doc_examples import DOC_GUEST
+
 if TYPE_CHECKING:
     from conftest import SandboxApi
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 CDP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-# The legacy create example of the official docs (facts §3.5), replayed on /v2.1.
-DOC_GUEST = {
-    "guestType": "customer",
-    "title": "Ms",
-    "firstName": "Jane",
-    "lastName": "Doe",
-    "gender": "female",
-    "dateOfBirth": "1976-10-28T00:00:00.000Z",
-    "emails": ["jane.doe@example.com"],
-    "phoneNumbers": ["0851234567"],
-    "nationality": "Irish",
-    "passportNumber": "PZ4A9565",
-    "passportExpiry": "2033-01-01T00:00Z",
-    "street": ["Apartment 15", "West Drive Avenue"],
-    "city": "Dublin",
-    "country": "IE",
-    "postCode": "D2",
-    "state": "Dublin",
-}
 
 
 def test_create_guest_replays_the_documented_example(api: SandboxApi) -> None:

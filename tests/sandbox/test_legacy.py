@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
+from tests.helpers.doc_examples import DOC_ORDER
+
 if TYPE_CHECKING:
     from conftest import SandboxApi
 
@@ -26,17 +28,6 @@ DOC_GUEST = {
     "passportExpiry": "2033-01-01T00:00Z",
     "city": "Dublin",
     "country": "IE",
-}
-DOC_ORDER = {  # create-an-order--legacy-
-    "pointOfSale": "spinair.com/france",
-    "channel": "WEB",
-    "currencyCode": "EUR",
-    "price": 12,
-    "orderedAt": "2025-12-19T12:07:18.149Z",
-    "referenceId": "B94TXY-1",
-    "paymentType": "Card",
-    "cardType": "Visa",
-    "status": "PURCHASED",
 }
 ITEM = {
     "type": "FLIGHT",

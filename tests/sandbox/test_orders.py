@@ -6,21 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.helpers.doc_examples import DOC_ORDER
+
 if TYPE_CHECKING:
     from conftest import SandboxApi
 
-# The legacy create example of the official docs (facts §5.3), replayed on /v2.1.
-DOC_ORDER = {
-    "pointOfSale": "spinair.com/france",
-    "channel": "WEB",
-    "currencyCode": "EUR",
-    "price": 12,
-    "orderedAt": "2025-12-19T12:07:18.149Z",
-    "referenceId": "B94TXY-1",
-    "paymentType": "Card",
-    "cardType": "Visa",
-    "status": "PURCHASED",
-}
 # The v2.1 order item example (facts §5.6).
 DOC_ITEM = {
     "name": "NYC-PAR Flight",

@@ -5,26 +5,9 @@ import pytest
 from cdp_poc_studio.domain.batch import BatchRecord
 from cdp_poc_studio.domain.guest import DataExtension, Guest
 from cdp_poc_studio.domain.order import Order, OrderItem
+from tests.helpers.doc_examples import DOC_GUEST, DOC_ORDER
 
-# Request bodies from cdp-api-facts.md (§3.5 guest create, §4.1 extension, §5.3 order, §5.6 item, §6.7, §6.8).
-GUEST_CREATE = {
-    "guestType": "customer",
-    "title": "Ms",
-    "firstName": "Jane",
-    "lastName": "Doe",
-    "gender": "female",
-    "dateOfBirth": "1976-10-28T00:00:00.000Z",
-    "emails": ["jane.doe@example.com"],
-    "phoneNumbers": ["0851234567"],
-    "nationality": "Irish",
-    "passportNumber": "PZ4A9565",
-    "passportExpiry": "2033-01-01T00:00Z",
-    "street": ["Apartment 15", "West Drive Avenue"],
-    "city": "Dublin",
-    "country": "IE",
-    "postCode": "D2",
-    "state": "Dublin",
-}
+# Request bodies from cdp-api-facts.md (§4.1 extension, §5.6 item, §6.7, §6.8); §3.5 and §5.3 in doc_examples.
 EXTENSION = {
     "name": "ext",
     "key": "default",
@@ -32,17 +15,6 @@ EXTENSION = {
     "loyaltyTier": "level2",
     "rewardBalance": 5012.25,
     "loyaltyNumber": 3452,
-}
-ORDER = {
-    "pointOfSale": "spinair.com/france",
-    "channel": "WEB",
-    "currencyCode": "EUR",
-    "price": 12,
-    "orderedAt": "2025-12-19T12:07:18.149Z",
-    "referenceId": "B94TXY-1",
-    "paymentType": "Card",
-    "cardType": "Visa",
-    "status": "PURCHASED",
 }
 ITEM = {
     "name": "NYC-PAR Flight",
@@ -138,10 +110,10 @@ BATCH_ORDER = {
 @pytest.mark.parametrize(
     ("model", "payload"),
     [
-        (Guest, GUEST_CREATE),
+        (Guest, DOC_GUEST),
         (Guest, BATCH_GUEST["value"]),
         (DataExtension, EXTENSION),
-        (Order, ORDER),
+        (Order, DOC_ORDER),
         (OrderItem, ITEM),
         (Order, BATCH_ORDER["value"]),
     ],
