@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from cdp_poc_studio.cdp.auth import OAuthClientCredentials, basic_auth
-from cdp_poc_studio.cdp.http import CdpHttp, build_httpx_client
+from cdp_poc_studio.cdp.http import CdpHttp, build_httpx_client, tls_verify
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import RequestLog, SecretMasker, install_log_masking
 from cdp_poc_studio.cdp.retry import DEFAULT_RETRY, RetrySettings
@@ -63,7 +63,7 @@ class CdpConnection:
             profile.api_base_url,
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
             max_connections=profile.max_connections,
-            verify=profile.verify_tls,
+            verify=tls_verify(profile.verify_tls, profile.ca_file),
             transport=transport,
             request_log=self.request_log,
             masker=self.masker,

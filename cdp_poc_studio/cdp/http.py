@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -37,12 +38,25 @@ _XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
+def tls_verify(verify: bool = True, ca_file: str | None = None) -> bool | ssl.SSLContext:
+    """httpx's `verify=`: the system's certificates, plus those of `ca_file` (a self-signed sandbox's) when given."""
+    if not verify or ca_file is None:
+        return verify
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"{ca_file}: cannot read it as a PEM certificate to trust ({exc}); give the path the sandbox printed "
+            "after 'CDP sandbox certificate'"
+        ) from None
+
+
 def build_httpx_client(
     base_url: str,
     *,
     timeout: httpx.Timeout,
     max_connections: int = 64,
-    verify: bool = True,
+    verify: bool | ssl.SSLContext = True,
     transport: httpx.BaseTransport | None = None,
     request_log: RequestLog | None = None,
     masker: SecretMasker | None = None,

@@ -56,6 +56,9 @@ class ConnectionProfile(BaseModel):
     # Connections kept to the API host; the REST sender's concurrency should not exceed it.
     max_connections: int = Field(default=64, ge=1, le=512)
     verify_tls: bool = True
+    # A PEM file of certificates to trust besides the system's: a TLS sandbox's self-signed certificate
+    # (`sandbox --tls` prints its path). Verification stays on.
+    ca_file: str | None = None
 
     @model_validator(mode="after")
     def _check_target(self) -> Self:
@@ -68,8 +71,8 @@ class ConnectionProfile(BaseModel):
         return self
 
     @classmethod
-    def sandbox(cls, base_url: str, name: str = "sandbox") -> ConnectionProfile:
-        return cls(name=name, kind="sandbox", base_url=base_url.rstrip("/"))
+    def sandbox(cls, base_url: str, name: str = "sandbox", *, ca_file: str | None = None) -> ConnectionProfile:
+        return cls(name=name, kind="sandbox", base_url=base_url.rstrip("/"), ca_file=ca_file)
 
     @classmethod
     def tenant(cls, region: Region | str, name: str | None = None) -> ConnectionProfile:

@@ -357,7 +357,9 @@ def _open_target(scenario: Scenario, target: str | None, sandbox_db: str | None)
     choice = target or ("sandbox" if scenario.target.kind == "sandbox" else f"profile:{scenario.target.profile}")
     try:
         if choice == "sandbox":
-            opened = sandbox_target(sandbox_db or default_sandbox_db(), scenario.target.snapshot)
+            opened = sandbox_target(
+                sandbox_db or default_sandbox_db(), scenario.target.snapshot, tls=scenario.target.tls
+            )
         elif choice.startswith("profile:"):
             needed = needed_secrets(scenario.integration.load, scenario.integration.pull_back)
             opened = profile_target(choice.removeprefix("profile:"), needed)
@@ -538,9 +540,10 @@ def run_command(
 @click.option(
     "--runs", "runs_root", type=click.Path(path_type=Path, file_okay=False), default=Path("runs"), show_default=True
 )
+@click.option("--tls", is_flag=True, help="Serve the sandbox over HTTPS (self-signed certificate, verified).")
 @_YES
 @_OUTPUT
-def demo_command(name: str, guests: int | None, runs_root: Path, yes: bool, output: str) -> None:
+def demo_command(name: str, guests: int | None, runs_root: Path, tls: bool, yes: bool, output: str) -> None:
     """Start a fresh embedded sandbox, run a bundled scenario end to end, print the summary and the report."""
     from cdp_poc_studio.resources import SCENARIOS
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
@@ -560,7 +563,7 @@ def demo_command(name: str, guests: int | None, runs_root: Path, yes: bool, outp
             f"({scenario.generator.guests:,} guests, {scenario.integration.load} load)..."
         )
     # A throwaway database, so the demo starts clean every time and leaves nothing behind.
-    with sandbox_target(":memory:", "immediate") as handle:
+    with sandbox_target(":memory:", "immediate", tls=tls or scenario.target.tls) as handle:
         pipeline = Pipeline.start(scenario, schema, runs_root, handle)
         report = _execute(pipeline, output)
     _finish(report, pipeline.folder.path, output)

@@ -40,6 +40,8 @@ class TargetSpec(_Section):
     profile: str | None = None
     # Sandbox only: "nightly" behaves as a real tenant, whose segments see data from the next day on.
     snapshot: Literal["immediate", "nightly"] = "immediate"
+    # Sandbox only: serve HTTPS with its self-signed certificate, which the run's client trusts (verification on).
+    tls: bool = False
 
     @model_validator(mode="after")
     def _needs_profile(self) -> Self:

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import SecretStr, ValidationError
 
 from cdp_poc_studio.cdp.connection import CdpConnection
+from cdp_poc_studio.cdp.http import tls_verify
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import RequestLog
 from cdp_poc_studio.cdp.secrets import ENV_VARS, LABELS, SANDBOX_CREDENTIALS, Credentials, SecretName
@@ -82,20 +83,31 @@ class TargetPlan:
                 self.description,
                 self.kind,
                 profile=self.profile_name,
-                admin=SandboxAdmin(self.admin_url) if self.admin_url else None,
+                admin=self._admin(),
                 nightly_snapshot=self.nightly,
                 sandbox_db=self.sandbox_db,
                 sandbox_snapshot=self.sandbox_snapshot,
                 batch_poll_seconds=self.batch_poll_seconds,
             )
 
+    def _admin(self) -> SandboxAdmin | None:
+        if not self.admin_url:
+            return None
+        return SandboxAdmin(self.admin_url, verify=tls_verify(self.profile.verify_tls, self.profile.ca_file))
+
 
 def sandbox_plan(
-    url: str, *, db: str, snapshot: SnapshotMode = "immediate", credentials: Credentials = SANDBOX_CREDENTIALS
+    url: str,
+    *,
+    db: str,
+    snapshot: SnapshotMode = "immediate",
+    credentials: Credentials = SANDBOX_CREDENTIALS,
+    certificate: str | None = None,
 ) -> TargetPlan:
-    """A run against an embedded sandbox that is already running at `url`."""
+    """A run against an embedded sandbox that is already running at `url`; an https one is trusted through its
+    self-signed `certificate` (verification stays on)."""
     return TargetPlan(
-        ConnectionProfile.sandbox(url),
+        ConnectionProfile.sandbox(url, ca_file=certificate),
         credentials,
         f"embedded sandbox at {url} ({snapshot} snapshot)",
         "sandbox",
@@ -119,14 +131,15 @@ def profile_plan(saved: SavedProfile, credentials: Credentials) -> TargetPlan:
 
 
 @contextmanager
-def sandbox_target(db: str, snapshot: SnapshotMode = "immediate") -> Iterator[Target]:
-    """The embedded sandbox in a child process for as long as the block runs."""
+def sandbox_target(db: str, snapshot: SnapshotMode = "immediate", *, tls: bool = False) -> Iterator[Target]:
+    """The embedded sandbox in a child process for as long as the block runs; with `tls`, over HTTPS, its
+    self-signed certificate trusted."""
     if db != ":memory:":
         Path(db).parent.mkdir(parents=True, exist_ok=True)
-    process = SandboxProcess(SandboxOptions(db_path=db, snapshot=snapshot))
+    process = SandboxProcess(SandboxOptions(db_path=db, snapshot=snapshot, tls=tls))
     url = process.start()
     try:
-        with sandbox_plan(url, db=db, snapshot=snapshot).open() as target:
+        with sandbox_plan(url, db=db, snapshot=snapshot, certificate=process.certificate).open() as target:
             yield target
     finally:
         process.stop()

@@ -199,7 +199,7 @@ class RunController(QObject):
                 options.client_key, options.api_token, options.oauth_client_id, options.oauth_client_secret
             )
             plan = sandbox_plan(sandbox.base_url, db=options.db_path, snapshot=options.snapshot,
-                                credentials=credentials)  # fmt: skip
+                                credentials=credentials, certificate=sandbox.certificate)  # fmt: skip
         else:
             name = scenario.target.profile or ""
             saved = context.settings.profile(name)

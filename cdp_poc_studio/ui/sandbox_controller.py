@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from PySide6.QtCore import QObject, Signal
 
+from cdp_poc_studio.cdp.http import tls_verify
 from cdp_poc_studio.domain.progress import CancelToken
+from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode, default_sandbox_db
 from cdp_poc_studio.workers.tasks import Report, TaskRunner
 
@@ -50,6 +52,20 @@ class SandboxController(QObject):
     @property
     def running_snapshot(self) -> SnapshotMode | None:
         return self.options.snapshot if self.state == "running" else None
+
+    @property
+    def certificate(self) -> str | None:
+        """The self-signed certificate of the running HTTPS sandbox (its clients trust it); None over HTTP."""
+        if self.state != "running" or self._process is None:
+            return None
+        certificate: str | None = getattr(self._process, "certificate", None)
+        return certificate
+
+    def admin(self) -> SandboxAdmin | None:
+        """The running sandbox's admin API, trusting its certificate over HTTPS; None when it is not running."""
+        if not self.base_url:
+            return None
+        return SandboxAdmin(self.base_url, verify=tls_verify(True, self.certificate))
 
     def _set(self, state: State, detail: str) -> None:
         if state in ("stopped", "failed"):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -112,6 +113,9 @@ class ConnectPage(Page):
         self.snapshot_combo.addItem("Immediate: exports see data at once", "immediate")
         self.snapshot_combo.addItem("Nightly: like a real tenant, exports see data from the next day", "nightly")
         self.snapshot_combo.currentIndexChanged.connect(self._on_snapshot_changed)
+        self.https_check = QCheckBox("HTTPS, with a self-signed certificate that the studio trusts")
+        self.https_check.setObjectName("sandboxHttps")
+        self.https_check.toggled.connect(self._on_https_toggled)
         self.snapshot_note = QLabel()
         self.snapshot_note.setWordWrap(True)
         self.faults_list = QListWidget()
@@ -142,6 +146,7 @@ class ConnectPage(Page):
         sandbox_form = QFormLayout(sandbox_box)
         sandbox_form.addRow("Status:", status_row)
         sandbox_form.addRow("Segment snapshot:", self.snapshot_combo)
+        sandbox_form.addRow("Protocol:", self.https_check)
         sandbox_form.addRow("", self.snapshot_note)
         sandbox_form.addRow("Faults to rehearse:", self.faults_list)
         sandbox_form.addRow("", fault_row)
@@ -511,10 +516,20 @@ class ConnectPage(Page):
         self._refresh_snapshot_note()
         self._on_widget_edited()
 
+    def _on_https_toggled(self, checked: bool) -> None:
+        self.context.sandbox.options.tls = checked  # used at the sandbox's next start
+        self._refresh_snapshot_note()
+        self._on_widget_edited()
+
     def _refresh_snapshot_note(self) -> None:
         running = self.context.sandbox.running_snapshot
         chosen = self.snapshot_combo.currentData()
-        if running is not None and running != chosen:
+        url = self.context.sandbox.base_url
+        if running is not None and url and url.startswith("https:") != self.https_check.isChecked():
+            wanted = "HTTPS" if self.https_check.isChecked() else "HTTP"
+            self.snapshot_note.setText(f"The running sandbox serves {url.partition(':')[0].upper()}: Restart to "
+                                       f"apply {wanted}.")  # fmt: skip
+        elif running is not None and running != chosen:
             self.snapshot_note.setText(f"The running sandbox uses the {running} snapshot: Restart to apply {chosen}.")
         elif chosen == "nightly":
             self.snapshot_note.setText("Exports will miss today's data, as on a real tenant, until the sandbox "
@@ -543,8 +558,10 @@ class ConnectPage(Page):
         if not url:
             return
 
+        admin = self.context.sandbox.admin() or SandboxAdmin(url)
+
         def body(_report: Report, _cancel: CancelToken) -> list[dict[str, Any]]:
-            return SandboxAdmin(url).faults()
+            return admin.faults()
 
         self.context.runner.submit(body, name="sandbox-faults", on_success=self._show_faults,
                                    on_failure=self._on_fault_error)  # fmt: skip
@@ -591,8 +608,10 @@ class ConnectPage(Page):
             self._show_faults([{"spec": s} for s in specs])
             return
 
+        admin = sandbox.admin() or SandboxAdmin(url)
+
         def body(_report: Report, _cancel: CancelToken) -> list[dict[str, Any]]:
-            return SandboxAdmin(url).set_faults(specs)
+            return admin.set_faults(specs)
 
         def done(rules: list[dict[str, Any]]) -> None:
             sandbox.fault_specs = list(specs)
@@ -611,7 +630,7 @@ class ConnectPage(Page):
             base = self.context.sandbox.base_url
             if not base:
                 return None
-            profile = ConnectionProfile.sandbox(base)
+            profile = ConnectionProfile.sandbox(base, ca_file=self.context.sandbox.certificate)
         else:
             saved = self.current_profile()
             assert saved is not None
@@ -771,6 +790,7 @@ class ConnectPage(Page):
             self._missing_profile = target.profile
         with self.loading():
             self.snapshot_combo.setCurrentIndex(max(0, self.snapshot_combo.findData(target.snapshot)))
+            self.https_check.setChecked(target.tls)
         self._fill_profiles(select=target.profile if target.kind == "profile" else SANDBOX)
         self._refresh_snapshot_note()
         self.target_changed.emit()
@@ -778,7 +798,7 @@ class ConnectPage(Page):
     def store(self, scenario: Scenario) -> Scenario:
         snapshot = self.snapshot_combo.currentData()
         if self.selected == SANDBOX:
-            target = TargetSpec(kind="sandbox", snapshot=snapshot)
+            target = TargetSpec(kind="sandbox", snapshot=snapshot, tls=self.https_check.isChecked())
         else:
             target = TargetSpec(kind="profile", profile=self.selected, snapshot=scenario.target.snapshot)
         return scenario.model_copy(update={"target": target})
