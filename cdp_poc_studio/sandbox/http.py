@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from cdp_poc_studio.sandbox.errors import CdpError, invalid, json_parse_error, unsupported_media_type
 from cdp_poc_studio.sandbox.fidelity import warn
+from cdp_poc_studio.sandbox.validation import require_object
 
 # facts §2.2: offset default 0; limit default 10, minimum 10, maximum 100 (guest spec).
 DEFAULT_LIMIT = 10
@@ -148,3 +150,21 @@ def drop_nulls(body: Any) -> Any:
     if isinstance(body, dict):
         return {k: v for k, v in body.items() if v is not None}
     return body
+
+
+def add_legacy_update(
+    router: APIRouter, path: str, *, tag: str, noun: str, name: str, patch: Callable[[Request, str, Any], Response]
+) -> None:
+    """A legacy v2 update at `path` (ending in its `{...Ref}`), taken on POST and on PUT alike: the v2.1 `patch`
+    of what was sent with its nulls dropped, answered with /v2/ links. Routes are named update_<name> and
+    put_<name>, as the OpenAPI operation ids have them."""
+    # A default, not an Annotated hint: with postponed annotations FastAPI could not resolve a hint naming a local.
+    ref_param = Path(alias=path.rsplit("{", 1)[1].rstrip("}"))
+
+    def update(request: Request, body: JsonBody, ref: str = ref_param) -> Response:
+        return as_legacy(request, patch(request, ref, drop_nulls(require_object(body))))
+
+    for method, summary, route_name in (("POST", "legacy", f"update_{name}"), ("PUT", "legacy, PUT", f"put_{name}")):
+        router.add_api_route(
+            path, update, methods=[method], tags=[tag], summary=f"Update {noun} ({summary})", name=route_name
+        )

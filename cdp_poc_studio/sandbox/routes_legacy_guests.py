@@ -20,7 +20,7 @@ from cdp_poc_studio.sandbox.auth import check_basic, sandbox_of
 from cdp_poc_studio.sandbox.clock import iso
 from cdp_poc_studio.sandbox.errors import CdpError, JsonResponse, invalid, not_found
 from cdp_poc_studio.sandbox.fidelity import warn
-from cdp_poc_studio.sandbox.http import JsonBody, as_legacy, base_url, drop_nulls, new_ref, parse_expand
+from cdp_poc_studio.sandbox.http import JsonBody, add_legacy_update, as_legacy, base_url, new_ref, parse_expand
 from cdp_poc_studio.sandbox.validation import GUEST_EXTENSION_NAMES, require_object, validate_extension_values
 
 router = APIRouter(dependencies=[Depends(check_basic)])
@@ -86,16 +86,11 @@ def get_guest(request: Request, guestRef: str, expand: ExpandParam = None) -> Js
     return JsonResponse(view)
 
 
-@router.post("/v2/guests/{guestRef}", tags=[TAG], summary="Update a guest (legacy)")
-def update_guest(request: Request, guestRef: str, body: JsonBody) -> Response:  # noqa: N803
-    # Inferred (fidelity table): the page's second example sends only guestType and identifiers, which makes
-    # sense only if an update merges; nulls (SDKs that serialise every property) change nothing.
-    return as_legacy(request, routes_guests.patch_guest(request, guestRef, drop_nulls(require_object(body))))
-
-
-@router.put("/v2/guests/{guestRef}", tags=[TAG], summary="Update a guest (legacy, PUT)")
-def put_guest(request: Request, guestRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return update_guest(request, guestRef, body)
+# Inferred (fidelity table): the page's second example sends only guestType and identifiers, which makes sense
+# only if an update merges; nulls (SDKs that serialise every property) change nothing.
+add_legacy_update(
+    router, "/v2/guests/{guestRef}", tag=TAG, noun="a guest", name="guest", patch=routes_guests.patch_guest
+)
 
 
 @router.delete("/v2/guests/{guestRef}", tags=[TAG], summary="Delete a guest (legacy)")

@@ -9,7 +9,7 @@ One store with v2.1: each route runs the v2.1 rule and answers with /v2/ links. 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from cdp_poc_studio.sandbox import routes_orders
 from cdp_poc_studio.sandbox.auth import check_basic
 from cdp_poc_studio.sandbox.errors import invalid
-from cdp_poc_studio.sandbox.http import JsonBody, as_legacy, drop_nulls
+from cdp_poc_studio.sandbox.http import JsonBody, add_legacy_update, as_legacy
 from cdp_poc_studio.sandbox.validation import ORDER_REQUIRED, require_object
 
 router = APIRouter(dependencies=[Depends(check_basic)])
@@ -25,10 +25,6 @@ ORDER_TAG, ITEM_TAG = "Order (legacy v2)", "Order item (legacy v2)"
 CONTACT_TAG, CONSUMER_TAG = "Order contact (legacy v2)", "Order consumer (legacy v2)"
 LEGACY_ORDER_REQUIRED = (*ORDER_REQUIRED, "pointOfSale")  # create-an-order--legacy-
 ExpandParam = Annotated[list[str] | None, Query(description="`orderItems` or `true` expands the order")]
-
-
-def _merge(body: Any) -> Any:
-    return drop_nulls(require_object(body))
 
 
 # -- orders -------------------------------------------------------------------------------------------------
@@ -57,14 +53,9 @@ def get_order(request: Request, orderRef: str, expand: ExpandParam = None) -> Re
     return as_legacy(request, routes_orders.get_order(request, orderRef, expand))
 
 
-@router.post("/v2/orders/{orderRef}", tags=[ORDER_TAG], summary="Update an order (legacy)")
-def update_order(request: Request, orderRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return as_legacy(request, routes_orders.patch_order(request, orderRef, _merge(body)))
-
-
-@router.put("/v2/orders/{orderRef}", tags=[ORDER_TAG], summary="Update an order (legacy, PUT)")
-def put_order(request: Request, orderRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return update_order(request, orderRef, body)
+add_legacy_update(
+    router, "/v2/orders/{orderRef}", tag=ORDER_TAG, noun="an order", name="order", patch=routes_orders.patch_order
+)
 
 
 @router.delete("/v2/orders/{orderRef}", tags=[ORDER_TAG], summary="Delete an order (legacy)")
@@ -97,14 +88,14 @@ def get_item(request: Request, orderItemRef: str) -> Response:  # noqa: N803
     return as_legacy(request, routes_orders.get_item(request, orderItemRef))
 
 
-@router.post("/v2/orderItems/{orderItemRef}", tags=[ITEM_TAG], summary="Update an order item (legacy)")
-def update_item(request: Request, orderItemRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return as_legacy(request, routes_orders.patch_item(request, orderItemRef, _merge(body)))
-
-
-@router.put("/v2/orderItems/{orderItemRef}", tags=[ITEM_TAG], summary="Update an order item (legacy, PUT)")
-def put_item(request: Request, orderItemRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return update_item(request, orderItemRef, body)
+add_legacy_update(
+    router,
+    "/v2/orderItems/{orderItemRef}",
+    tag=ITEM_TAG,
+    noun="an order item",
+    name="item",
+    patch=routes_orders.patch_item,
+)
 
 
 @router.delete("/v2/orderItems/{orderItemRef}", tags=[ITEM_TAG], summary="Delete an order item (legacy)")
@@ -135,15 +126,14 @@ def get_contact(request: Request, orderContactRef: str) -> Response:  # noqa: N8
     return as_legacy(request, routes_orders.get_contact(request, orderContactRef))
 
 
-@router.post("/v2/orderContacts/{orderContactRef}", tags=[CONTACT_TAG], summary="Update an order contact (legacy)")
-def update_contact(request: Request, orderContactRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return as_legacy(request, routes_orders.patch_contact(request, orderContactRef, _merge(body)))
-
-
-@router.put("/v2/orderContacts/{orderContactRef}", tags=[CONTACT_TAG],
-            summary="Update an order contact (legacy, PUT)")  # fmt: skip
-def put_contact(request: Request, orderContactRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return update_contact(request, orderContactRef, body)
+add_legacy_update(
+    router,
+    "/v2/orderContacts/{orderContactRef}",
+    tag=CONTACT_TAG,
+    noun="an order contact",
+    name="contact",
+    patch=routes_orders.patch_contact,
+)
 
 
 @router.delete("/v2/orderContacts/{orderContactRef}", tags=[CONTACT_TAG], summary="Delete an order contact (legacy)")
@@ -172,16 +162,14 @@ def get_consumer(request: Request, orderConsumerRef: str) -> Response:  # noqa: 
     return as_legacy(request, routes_orders.get_consumer(request, orderConsumerRef))
 
 
-@router.post("/v2/orderConsumers/{orderConsumerRef}", tags=[CONSUMER_TAG],
-             summary="Update an order consumer (legacy)")  # fmt: skip
-def update_consumer(request: Request, orderConsumerRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return as_legacy(request, routes_orders.patch_consumer(request, orderConsumerRef, _merge(body)))
-
-
-@router.put("/v2/orderConsumers/{orderConsumerRef}", tags=[CONSUMER_TAG],
-            summary="Update an order consumer (legacy, PUT)")  # fmt: skip
-def put_consumer(request: Request, orderConsumerRef: str, body: JsonBody) -> Response:  # noqa: N803
-    return update_consumer(request, orderConsumerRef, body)
+add_legacy_update(
+    router,
+    "/v2/orderConsumers/{orderConsumerRef}",
+    tag=CONSUMER_TAG,
+    noun="an order consumer",
+    name="consumer",
+    patch=routes_orders.patch_consumer,
+)
 
 
 @router.delete("/v2/orderConsumers/{orderConsumerRef}", tags=[CONSUMER_TAG],
