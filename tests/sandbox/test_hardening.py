@@ -10,7 +10,7 @@ import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -207,38 +207,28 @@ def test_many_refusals_never_500(api: SandboxApi) -> None:
     assert all(400 <= status < 500 for status in results), results
 
 
-def test_cli_config_keeps_the_certificate_beside_the_database(tmp_path: Path) -> None:
+def _cli_config(db_path: Path, **options: Any) -> SandboxConfig:
+    """The config `cdp-poc-studio sandbox` builds from its defaults, with `options` as given on the command line."""
     from cdp_poc_studio.sandbox.cli_support import build_config
 
-    config = build_config(
-        host="127.0.0.1",
-        port=0,
-        db_path=str(tmp_path / "data" / "sandbox.db"),
-        client_key=None,
-        api_token=None,
-        oauth_client_id=None,
-        oauth_client_secret=None,
-        snapshot="immediate",
-        faults=(),
-        seed=None,
-        tls=True,
-    )
+    defaults: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "client_key": None,
+        "api_token": None,
+        "oauth_client_id": None,
+        "oauth_client_secret": None,
+        "snapshot": "immediate",
+        "faults": (),
+        "seed": None,
+    }
+    return build_config(db_path=str(db_path), **(defaults | options))
+
+
+def test_cli_config_keeps_the_certificate_beside_the_database(tmp_path: Path) -> None:
+    config = _cli_config(tmp_path / "data" / "sandbox.db", tls=True)
     assert config.tls_dir == tmp_path / "data"
-    assert (
-        build_config(
-            host="127.0.0.1",
-            port=0,
-            db_path=str(tmp_path / "x.db"),
-            client_key=None,
-            api_token=None,
-            oauth_client_id=None,
-            oauth_client_secret=None,
-            snapshot="immediate",
-            faults=(),
-            seed=None,
-        ).tls_dir
-        is None
-    )
+    assert _cli_config(tmp_path / "x.db").tls_dir is None
 
 
 def test_admin_token_made_for_a_sandbox_beyond_loopback_is_owner_only(tmp_path: Path) -> None:
