@@ -93,6 +93,11 @@ def summary(report: RunReport, report_folder: str) -> str:
             + (f", {rows.differs:,} with differences" if rows.differs else "")
             + f" (per row: {rows.log} in the run folder)"
         )
+        if rows.order_rows:
+            lines.append(
+                f"  order rows  {rows.order_rows:,} read, {rows.order_rows_verified:,} verified"
+                + (f", {rows.order_rows_invalid:,} not sent" if rows.order_rows_invalid else "")
+            )
     for check in report.thresholds:
         if not check.passed:
             lines.append(f"  FAILED      {check.name}: {check.actual:g} against a limit of {check.limit:g}")

@@ -258,7 +258,7 @@ class Pipeline:
         counts = self._row_counts = RowCounts()
         log = self.folder.path / MAPPED_ROWS
         yield from logged_guests(self.scenario, open_mapping(self.scenario, self.schema), log, counts)
-        if counts.read != counts.mapped and self.scenario.source.invalid_rows == "stop":
+        if not counts.clean and self.scenario.source.invalid_rows == "stop":
             raise RowFindingsError(counts.problem(log))
 
     # ------------------------------------------------------------------------------------------------ stages

@@ -79,6 +79,10 @@ class RowsSummary(_Model):
     rejected_by_cdp: int = 0
     verified: int = 0
     differs: int = 0
+    # The rows of the orders file ([source.orders]), when the sample has one: read, not sent, and verified.
+    order_rows: int = 0
+    order_rows_invalid: int = 0
+    order_rows_verified: int = 0
     log: str = "rows.ndjson.gz"
 
 

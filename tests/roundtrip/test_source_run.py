@@ -29,9 +29,10 @@ def crm_sample(**integration: Any) -> tuple[Scenario, ExtensionSchema]:
     return scenario, scenario.resolved_schema(path.parent)
 
 
-def rows_log(folder: Path) -> list[dict[str, Any]]:
+def rows_log(folder: Path, *, orders: bool = False) -> list[dict[str, Any]]:
+    """The per-row log's rows of the guests' file, or of the orders file."""
     with gzip.open(folder / "rows.ndjson.gz", "rb") as stream:
-        return [json.loads(line) for line in stream]
+        return [row for row in map(json.loads, stream) if ("file" in row) == orders]
 
 
 @pytest.mark.parametrize("load", ["batch", "rest"])
@@ -50,6 +51,23 @@ def test_the_bundled_messy_sample_runs_green_with_every_row_verified(
     assert [r["row"] for r in rows] == list(range(1, 11))
     assert {r["status"] for r in rows} == {"verified"}
     assert {r["cdp"]["state"] for r in rows} == {"accepted"}
+    # The orders file: 7 item rows, 6 orders, sent with their guests and compared field by field.
+    assert (report.rows.order_rows, report.rows.order_rows_verified, report.rows.order_rows_invalid) == (7, 7, 0)
+    rest = next(s for s in report.sources if s.source == "rest")
+    compared = {f.path: f.counts for f in rest.fields if f.path.startswith("orders.")}
+    assert compared["orders.*.price"] == {"equal": 6}
+    assert compared["orders.*.items.*.price"] == {"equal": 7}
+    order_rows = rows_log(pipeline.folder.path, orders=True)
+    assert [(r["row"], r["order"], r["status"]) for r in order_rows[:3]] == [
+        (1, "SO-5001", "verified"), (2, "SO-5001", "verified"), (3, "SO-5002", "verified"),
+    ]  # fmt: skip
+    # 02/05/2024 10:15 in Dublin (summer time), "1.049,90", "web", "eur", one item per row.
+    order = order_rows[0]["payload"]["value"]
+    assert (order["orderedAt"], order["price"], order["channel"], order["currencyCode"]) == (
+        "2024-05-02T09:15:00.000Z", 1049.9, "WEB", "EUR",
+    )  # fmt: skip
+    assert [i["productId"] for i in order["orderItems"]] == ["GOLF-DRV-01", "GOLF-BAL-12"]
+    assert order["contact"]["identifiers"] == [{"provider": "CRM", "id": "C-1001"}]
     first = rows[0]["payload"]["value"]
     # 14/03/1985, "Ireland", "English", "  aoife ", "1.234,50", "yes", "G", the concatenated name...
     assert (first["dateOfBirth"], first["country"], first["language"], first["firstName"]) == (
@@ -123,9 +141,9 @@ def test_the_cli_runs_the_bundled_sample_and_refuses_a_missing_column(tmp_path: 
     scenario = (SCENARIOS / "crm_sample.toml").read_text()
     broken = tmp_path / "broken.toml"
     broken.write_text(
-        scenario.replace('column = "Surname"', 'column = "Surnam"').replace(
-            "../samples/crm_customers.csv", str(SCENARIOS.parent / "samples" / "crm_customers.csv")
-        )
+        scenario.replace('column = "Surname"', 'column = "Surnam"')
+        .replace("../samples/crm_customers.csv", str(SCENARIOS.parent / "samples" / "crm_customers.csv"))
+        .replace("../samples/crm_orders.csv", str(SCENARIOS.parent / "samples" / "crm_orders.csv"))
     )
     result = subprocess.run(
         [sys.executable, "-m", "cdp_poc_studio", "run", str(broken), "--sandbox-db", ":memory:",
@@ -242,7 +260,10 @@ def test_the_cli_sends_only_the_valid_rows_when_asked_and_proposes_lookalike_dat
     sample = _with_bad_rows(tmp_path)
     scenario = tmp_path / "crm.toml"
     scenario.write_text(
-        (SCENARIOS / "crm_sample.toml").read_text().replace("../samples/crm_customers.csv", sample.name)
+        (SCENARIOS / "crm_sample.toml")
+        .read_text()
+        .replace("../samples/crm_customers.csv", sample.name)
+        .replace("../samples/crm_orders.csv", str(SCENARIOS.parent / "samples" / "crm_orders.csv"))
     )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -51,9 +51,11 @@ class Finding:
     value: Any
     reason: str
     kind: str = "transform"  # "transform", "lint" (a CDP rule), "row" (width, key)
+    file: str = ""  # set for a row of a second file (the orders); the guests' file is the run's [source]
 
     def __str__(self) -> str:
-        place = f"row {self.row}" + (f" (line {self.line})" if self.line is not None else "")
+        place = (f"{self.file}, " if self.file else "") + f"row {self.row}"
+        place += f" (line {self.line})" if self.line is not None else ""
         column = f", column {self.column!r}" if self.column else ""
         value = f", value {_short(self.value)!r}" if self.value not in (None, "") else ""
         return f"{place}{column}{value}: {self.reason}"
@@ -61,7 +63,7 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         return {
             "row": self.row, "line": self.line, "column": self.column, "value": self.value, "reason": self.reason,
-            "kind": self.kind,
+            "kind": self.kind, **({"file": self.file} if self.file else {}),
         }  # fmt: skip
 
 
@@ -145,37 +147,8 @@ class SourceMapping:
 
     def _compile(self, rule: MappingRule) -> _Compiled:
         target = parse_target(rule.target)
-        getters = [self._getter(column) for column in rule.columns]
-        get: Callable[[Any], Any]
-        if not getters:
-            get = _nothing
-        elif len(getters) == 1:
-            get = getters[0]
-        else:
-            parts = tuple(getters)
-            get = lambda cells: [g(cells) for g in parts]  # noqa: E731
+        get = rule_getter(self.source, rule.columns)
         return _Compiled(rule, target, get, compile_steps(rule.transforms))
-
-    def _getter(self, column: str) -> Callable[[Any], Any]:
-        columns = self.source.columns
-        if self.source.format == "csv":
-            if column not in columns:
-                close = difflib.get_close_matches(column, columns, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "the columns are: " + ", ".join(columns[:30])
-                raise SourceError(self.source.path, f"no such column in the header; {hint}", line=1, column=column)
-            index = columns.index(column)
-
-            def cell(cells: Any) -> Any:
-                # An empty cell (and a cell missing from a short row) is None: the field is left out.
-                return (cells[index] or None) if index < len(cells) else None
-
-            return cell
-
-        def path(cells: Any) -> Any:
-            value = cells.get(column)
-            return None if value == "" else value
-
-        return path
 
     def _flat_keys(self) -> dict[str, str]:
         """Flat extension keys (as CDP and the linter name them) back to the rule's columns."""
@@ -351,6 +324,40 @@ class SourceMapping:
             if found is not None:
                 return found
         return self._flat_origins.get(plain, "")
+
+
+def column_getter(source: SourceFile, column: str) -> Callable[[Any], Any]:
+    """A function from a row's cells to the cell of `column` (None when empty); SourceError for a missing column."""
+    columns = source.columns
+    if source.format == "csv":
+        if column not in columns:
+            close = difflib.get_close_matches(column, columns, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "the columns are: " + ", ".join(columns[:30])
+            raise SourceError(source.path, f"no such column in the header; {hint}", line=1, column=column)
+        index = columns.index(column)
+
+        def cell(cells: Any) -> Any:
+            # An empty cell (and a cell missing from a short row) is None: the field is left out.
+            return (cells[index] or None) if index < len(cells) else None
+
+        return cell
+
+    def path(cells: Any) -> Any:
+        value = cells.get(column)
+        return None if value == "" else value
+
+    return path
+
+
+def rule_getter(source: SourceFile, columns: Sequence[str]) -> Callable[[Any], Any]:
+    """A rule's input: nothing, one cell, or the list of its columns' cells (for concat)."""
+    getters = [column_getter(source, column) for column in columns]
+    if not getters:
+        return _nothing
+    if len(getters) == 1:
+        return getters[0]
+    parts = tuple(getters)
+    return lambda cells: [g(cells) for g in parts]
 
 
 class _FirstRows:

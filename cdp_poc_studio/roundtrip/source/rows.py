@@ -23,6 +23,7 @@ from cdp_poc_studio.generator.records import GeneratedGuest
 from cdp_poc_studio.roundtrip.report_model import RowsSummary
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.roundtrip.source.mapper import Finding, MappedRow, SourceMapping
+from cdp_poc_studio.roundtrip.source.orders import SourceOrders
 from cdp_poc_studio.roundtrip.source.reader import open_source
 
 MAPPED_ROWS = "mapped-rows.ndjson.gz"
@@ -39,11 +40,15 @@ def resolve_source(scenario: Scenario, base: Path | None) -> Scenario:
     """The scenario with its sample's path made absolute (for running; saved scenarios keep it relative)."""
     if scenario.source is None or base is None:
         return scenario
-    path = Path(scenario.source.file)
-    if path.is_absolute():
+    update: dict[str, Any] = {}
+    if not Path(scenario.source.file).is_absolute():
+        update["file"] = str((base / scenario.source.file).resolve())
+    orders = scenario.source.orders
+    if orders is not None and not Path(orders.file).is_absolute():
+        update["orders"] = orders.model_copy(update={"file": str((base / orders.file).resolve())})
+    if not update:
         return scenario
-    source = scenario.source.model_copy(update={"file": str((base / path).resolve())})
-    return scenario.model_copy(update={"source": source})
+    return scenario.model_copy(update={"source": scenario.source.model_copy(update=update)})
 
 
 def open_mapping(scenario: Scenario, schema: ExtensionSchema, *, api: Api | None = None) -> SourceMapping:
@@ -60,6 +65,12 @@ def open_mapping(scenario: Scenario, schema: ExtensionSchema, *, api: Api | None
     )
 
 
+def open_orders(scenario: Scenario, *, api: Api | None = None) -> SourceOrders | None:
+    """The scenario's orders file mapped (None when it has none); SourceError says what to fix."""
+    spec = scenario.source.orders if scenario.source is not None else None
+    return SourceOrders(spec, api=api or scenario.integration.load) if spec is not None else None
+
+
 class RowFindingsError(ValueError):
     """Rows with findings in a run whose [source] says invalid_rows = "stop": nothing was sent."""
 
@@ -70,7 +81,22 @@ class RowCounts:
     mapped: int = 0
     invalid: int = 0  # a transform failed, the row's width or key is wrong
     rejected_by_linter: int = 0  # mapped, but breaks a CDP rule
+    order_rows: int = 0  # rows of the orders file
+    order_rows_invalid: int = 0  # order rows not sent: a finding of their own or of their order
     first: list[Finding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """Every row of the guests' and the orders' files maps and passes CDP's rules."""
+        return self.read == self.mapped and not self.order_rows_invalid
+
+    def add_orders(self, orders: SourceOrders) -> None:
+        self.order_rows = orders.row_count
+        self.order_rows_invalid = orders.bad_rows
+        for finding in orders.findings():
+            if len(self.first) >= FINDINGS_SHOWN:
+                break
+            self.first.append(finding)
 
     def add(self, row: MappedRow) -> None:
         self.read += 1
@@ -86,18 +112,26 @@ class RowCounts:
     def problem(self, log: Path) -> str:
         bad = self.invalid + self.rejected_by_linter
         listed = "\n".join(f"  {finding}" for finding in self.first)
+        what = f"{bad:,} of {self.read:,} source row(s)"
+        detail = f" ({self.invalid:,} invalid, {self.rejected_by_linter:,} breaking CDP's rules)"
+        if self.order_rows_invalid:
+            orders = f"{self.order_rows_invalid:,} of {self.order_rows:,} order row(s)"
+            what, detail = (f"{what} and {orders}", "") if bad else (orders, "")
         return (
-            f"{bad:,} of {self.read:,} source row(s) cannot be sent as mapped ({self.invalid:,} invalid, "
-            f"{self.rejected_by_linter:,} breaking CDP's rules); nothing was sent. The first findings:\n{listed}\n"
+            f"{what} cannot be sent as mapped{detail}; nothing was sent. The first findings:\n{listed}\n"
             f"Every row is in {log}. Fix the file or the mapping, or send only the valid rows "
             '(invalid_rows = "skip" in [source], or --valid-rows-only).'
         )
 
 
 def logged_guests(scenario: Scenario, mapping: SourceMapping, log: Path, counts: RowCounts) -> Iterator[GeneratedGuest]:
-    """The valid rows' guests, while every row goes to the mapped-rows log; then any look-alike guests."""
+    """The valid rows' guests (with their orders), while every row goes to the mapped-rows log (the orders file's
+    rows after the guests'); then any look-alike guests."""
+    orders = open_orders(scenario, api=mapping.api)
     with gzip.open(log, "wb", compresslevel=1) as out:
         for row in mapping.rows():
+            if orders is not None:
+                orders.attach(row)
             counts.add(row)
             line: dict[str, Any] = {"row": row.number, "line": row.line, "key": row.key}
             if row.guest is not None:
@@ -108,13 +142,21 @@ def logged_guests(scenario: Scenario, mapping: SourceMapping, log: Path, counts:
             out.write(orjson.dumps(line) + b"\n")
             if row.guest is not None:
                 yield row.guest
+        if orders is not None:
+            orders.unjoined()
+            counts.add_orders(orders)
+            for order_line in orders.log_lines():
+                out.write(orjson.dumps(order_line) + b"\n")
     yield from _synthetic(scenario, mapping, counts.read + 1)
 
 
 def valid_guests(scenario: Scenario, mapping: SourceMapping) -> Iterator[GeneratedGuest]:
     last = 0
+    orders = open_orders(scenario, api=mapping.api)
     for row in mapping.rows():
         last = row.number
+        if orders is not None:
+            orders.attach(row)
         if row.guest is not None:
             yield row.guest
     yield from _synthetic(scenario, mapping, last + 1)
@@ -145,13 +187,18 @@ def write_row_results(
     Returns the summary and the row number of each record with differences.
     """
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)  # by referenceId (orders.<ref>.<field>)
     for difference in differences:
         if difference.outcome.fails:
-            by_key[difference.record].append({
+            found = {
                 "source": difference.source, "path": difference.path, "column": origin(difference.path),
                 "outcome": str(difference.outcome.value), "expected": difference.expected,
                 "actual": difference.actual, "explanation": difference.explanation,
-            })  # fmt: skip
+            }  # fmt: skip
+            by_key[difference.record].append(found)
+            if difference.path.startswith("orders."):
+                by_order[difference.path.split(".", 2)[1]].append(found)
+    orders: dict[str, tuple[RowStatus, dict[str, Any]]] = {}  # each order's outcome, from its first row
     summary = RowsSummary(file=file, log=ROWS)
     rows_of: dict[str, int] = {}
     guests = ledger.iter_records(kind=RecordKind.GUEST)
@@ -159,6 +206,10 @@ def write_row_results(
     with gzip.open(folder / MAPPED_ROWS, "rb") as source, gzip.open(folder / ROWS, "wb", compresslevel=1) as out:
         for raw in source:
             line = orjson.loads(raw)
+            if "file" in line:  # a row of the orders file
+                result = _order_row(line, ledger, by_order, orders, summary, compared)
+                out.write(orjson.dumps(result, default=str) + b"\n")
+                continue
             summary.read += 1
             status: RowStatus
             if "findings" in line:
@@ -197,6 +248,44 @@ def write_row_results(
                 rows_of[line["key"]] = line["row"]
             out.write(orjson.dumps(result, default=str) + b"\n")
     return summary, rows_of
+
+
+def _order_row(
+    line: dict[str, Any],
+    ledger: RunLedger,
+    by_order: dict[str, list[dict[str, Any]]],
+    orders: dict[str, tuple[RowStatus, dict[str, Any]]],
+    summary: RowsSummary,
+    compared: bool,
+) -> dict[str, Any]:
+    """A row of the orders file with its order's CDP answer and verification outcome (the order's rows share them)."""
+    summary.order_rows += 1
+    if "findings" in line:
+        summary.order_rows_invalid += 1
+        lint = any(f["kind"] == "lint" for f in line["findings"])
+        return {**line, "status": "rejected by linter" if lint else "invalid"}
+    reference = line["order"]
+    if reference not in orders:
+        record = ledger.get(line["ref"]) if "ref" in line else None
+        cdp: dict[str, Any] = {"state": _CDP_STATE.get(record.state, record.state.value) if record else "not sent"}
+        status: RowStatus
+        if record is not None and record.state == RecordState.FAILED:
+            cdp |= {"code": record.error_code or record.http_status, "message": record.error_message}
+            status = "rejected by CDP"
+        elif record is None or record.state != RecordState.DONE:
+            status = "not sent"
+        elif not compared:
+            status = "not verified"
+        else:
+            status = "differs" if reference in by_order else "verified"
+        orders[reference] = (status, cdp)
+    status, cdp = orders[reference]
+    if status == "verified":
+        summary.order_rows_verified += 1
+    result = {**line, "status": status, "cdp": cdp}
+    if reference in by_order:
+        result["differences"] = by_order[reference]
+    return result
 
 
 def read_rows(folder: Path, limit: int | None = None) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cdp_poc_studio.domain.guest import Guest
 from cdp_poc_studio.domain.limits import GUEST_EXTENSION_NAMES
+from cdp_poc_studio.roundtrip.source.transforms import Transform
 
 IDENTIFIER_TARGET = "identifiers.id"
 # Guest attributes a rule may fill (CDP's read-only and structured fields left out; identifiers have their own form).
@@ -33,6 +34,68 @@ LIST_ATTRIBUTES = frozenset({"emails", "phoneNumbers", "street"})
 _EXTENSION = re.compile(r"^(ext[1-5]?)\.([a-z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*)*)$")
 
 
+# What an orders file's rules may fill: order attributes, and `items.<attribute>` for one order item per row.
+ORDER_ATTRIBUTES = ("referenceId", "orderedAt", "currencyCode", "price", "status", "channel", "pointOfSale",
+                    "paymentType", "cardType")  # fmt: skip
+ITEM_ATTRIBUTES = ("type", "productId", "name", "description", "vendor", "price", "currencyCode", "quantity",
+                   "orderedAt", "referenceId", "status", "originalPrice", "originalCurrencyCode")  # fmt: skip
+ORDER_TARGETS = (*ORDER_ATTRIBUTES, *(f"items.{a}" for a in ITEM_ATTRIBUTES))
+
+
+class OrderRule(BaseModel):
+    """`[[source.orders.mapping]]`: a column of the orders file to an order (or item) attribute, with transforms."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | list[str] | None = None
+    target: str
+    required: bool = False
+    transforms: list[Transform] = []
+
+    @field_validator("target")
+    @classmethod
+    def _order_target(cls, value: str) -> str:
+        if value not in ORDER_TARGETS:
+            raise ValueError(
+                f"{value!r} is not an order target: write one of {', '.join(ORDER_ATTRIBUTES)}, "
+                f"or items.<attribute> ({', '.join(ITEM_ATTRIBUTES)}) for one order item per row"
+            )
+        return value
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.column] if isinstance(self.column, str) else list(self.column or [])
+
+    @property
+    def label(self) -> str:
+        return " + ".join(self.columns) or f"({self.target})"
+
+
+class OrdersSpec(BaseModel):
+    """`[source.orders]`: the customer's orders, one row per order or per item, joined to guests by a key column.
+
+    Rows whose referenceId (after its transforms) is the same make one order: its attributes from the first of
+    them, and one item per row when any rule targets items.<attribute>.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(min_length=1)  # relative to the scenario file
+    # The column holding the guest's identifier (the id of the guest's identifiers.id rule), compared trimmed.
+    guest_key: str = Field(min_length=1)
+    format: Literal["auto", "csv", "json", "ndjson"] = "auto"
+    encoding: str | None = None
+    delimiter: str | None = None
+    mapping: list[OrderRule] = Field(min_length=1)
+
+    @field_validator("mapping")
+    @classmethod
+    def _has_reference(cls, rules: list[OrderRule]) -> list[OrderRule]:
+        if not any(rule.target == "referenceId" for rule in rules):
+            raise ValueError("map a column to referenceId: it names each order (rows sharing it are one order)")
+        return rules
+
+
 class SourceSpec(BaseModel):
     """`[source]`: a file of the customer's records, sent instead of generated guests."""
 
@@ -50,6 +113,8 @@ class SourceSpec(BaseModel):
     invalid_rows: Literal["stop", "skip"] = "stop"
     # Look-alike data: this many synthetic guests, generated from the proposed schema, sent after the sample.
     synthetic_rows: int = Field(default=0, ge=0)
+    # The customer's orders (and their items), sent with their guests.
+    orders: OrdersSpec | None = None
 
     @field_validator("delimiter")
     @classmethod
