@@ -596,8 +596,9 @@ def lookalike_command(scenario_path: Path, rows: int, out: Path | None) -> None:
     # Saved beside the original, the sample keeps its name relative to the scenario's folder.
     source = proposed.source
     assert source is not None
-    relative = Path(os.path.relpath(source.file, target.resolve().parent)).as_posix()
-    proposed = proposed.model_copy(update={"source": source.model_copy(update={"file": relative})})
+    folder = target.resolve().parent
+    relative = source.with_paths(lambda file: Path(os.path.relpath(file, folder)).as_posix())
+    proposed = proposed.model_copy(update={"source": relative})
     save_scenario(proposed, target)
     kept = [
         f"  {group}.{name}: {spec.kind}"

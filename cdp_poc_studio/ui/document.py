@@ -104,9 +104,12 @@ class ScenarioDocument(QObject):
         if scenario.schema_file and not Path(scenario.schema_file).is_absolute():
             absolute = (path.parent / scenario.schema_file).resolve()
             scenario = scenario.model_copy(update={"schema_file": absolute.as_posix()})
-        if scenario.source is not None and not Path(scenario.source.file).is_absolute():
-            sample = (path.parent / scenario.source.file).resolve().as_posix()
-            scenario = scenario.model_copy(update={"source": scenario.source.model_copy(update={"file": sample})})
+        if scenario.source is not None:
+
+            def beside(file: str) -> str:
+                return file if Path(file).is_absolute() else (path.parent / file).resolve().as_posix()
+
+            scenario = scenario.model_copy(update={"source": scenario.source.with_paths(beside)})
         self._load(scenario, None)
 
     def _load(self, scenario: Scenario, path: Path | None) -> None:
@@ -118,19 +121,24 @@ class ScenarioDocument(QObject):
         self.loaded.emit()
 
     def _sample_relative_to(self, scenario: Scenario, folder: Path) -> Scenario:
-        """A [source] sample named relative to the folder the scenario is saved in, as for the schema file."""
+        """A [source] sample (and orders file) named relative to the folder the scenario is saved in, as for the
+        schema file."""
         if scenario.source is None:
             return scenario
-        sample = Path(scenario.source.file)
-        if not sample.is_absolute():
-            if self.base_dir is None:
-                return scenario
-            sample = (self.base_dir / sample).resolve()
-        try:
-            relative = Path(os.path.relpath(sample, folder)).as_posix()
-        except ValueError:  # another drive (Windows): only an absolute path can name it
-            return scenario
-        return scenario.model_copy(update={"source": scenario.source.model_copy(update={"file": relative})})
+        base = self.base_dir
+
+        def relative(file: str) -> str:
+            sample = Path(file)
+            if not sample.is_absolute():
+                if base is None:
+                    return file
+                sample = (base / sample).resolve()
+            try:
+                return Path(os.path.relpath(sample, folder)).as_posix()
+            except ValueError:  # another drive (Windows): only an absolute path can name it
+                return file
+
+        return scenario.model_copy(update={"source": scenario.source.with_paths(relative)})
 
     def save(self, path: Path | None = None) -> Path:
         """Save to `path` (save as) or to the current file. Raises OSError."""

@@ -32,5 +32,8 @@ def test_the_bundled_sample_is_sent_from_send_and_verified_row_by_row(qtbot, mak
     verify = window.verify_page
     assert verify.source_rows_tab_index >= 0
     assert verify.tabs.tabText(verify.source_rows_tab_index) == "Source rows"
-    assert verify.source_rows.statuses() == ["verified"] * 10
-    assert "10 verified" in verify.source_rows.summary.text()
+    # The guests' 10 rows, then the orders file's 7 (one per item), each named by its file and order.
+    assert verify.source_rows.statuses() == ["verified"] * 17
+    assert "17 verified" in verify.source_rows.summary.text()
+    table = verify.source_rows.table
+    assert (table.item(10, 0).text(), table.item(10, 2).text()) == ("crm_orders.csv 1", "C-1001, order SO-5001")

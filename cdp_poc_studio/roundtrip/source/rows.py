@@ -40,15 +40,11 @@ def resolve_source(scenario: Scenario, base: Path | None) -> Scenario:
     """The scenario with its sample's path made absolute (for running; saved scenarios keep it relative)."""
     if scenario.source is None or base is None:
         return scenario
-    update: dict[str, Any] = {}
-    if not Path(scenario.source.file).is_absolute():
-        update["file"] = str((base / scenario.source.file).resolve())
-    orders = scenario.source.orders
-    if orders is not None and not Path(orders.file).is_absolute():
-        update["orders"] = orders.model_copy(update={"file": str((base / orders.file).resolve())})
-    if not update:
-        return scenario
-    return scenario.model_copy(update={"source": scenario.source.model_copy(update=update)})
+
+    def absolute(file: str) -> str:
+        return file if Path(file).is_absolute() else str((base / file).resolve())
+
+    return scenario.model_copy(update={"source": scenario.source.with_paths(absolute)})
 
 
 def open_mapping(scenario: Scenario, schema: ExtensionSchema, *, api: Api | None = None) -> SourceMapping:

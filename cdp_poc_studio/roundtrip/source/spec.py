@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -115,6 +116,13 @@ class SourceSpec(BaseModel):
     synthetic_rows: int = Field(default=0, ge=0)
     # The customer's orders (and their items), sent with their guests.
     orders: OrdersSpec | None = None
+
+    def with_paths(self, change: Callable[[str], str]) -> SourceSpec:
+        """The spec with each file it names (the sample, the orders file) passed through `change`."""
+        update: dict[str, object] = {"file": change(self.file)}
+        if self.orders is not None:
+            update["orders"] = self.orders.model_copy(update={"file": change(self.orders.file)})
+        return self.model_copy(update=update)
 
     @field_validator("delimiter")
     @classmethod

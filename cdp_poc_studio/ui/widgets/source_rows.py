@@ -1,7 +1,7 @@
 """Every row of a customer's sample and what became of it: mapped or not (and why), CDP's answer, verified or not.
 
-Shows the lines of a run's per-row log (rows.ndjson.gz, see roundtrip.source.rows) or, before a run, the Map
-page's check of the sample's first records, in one table filtered by status.
+Shows the lines of a run's per-row log (rows.ndjson.gz, see roundtrip.source.rows: the guests' rows, then the
+orders file's) or, before a run, the Map page's check of the sample's first records, in one table filtered by status.
 """
 
 from __future__ import annotations
@@ -110,10 +110,12 @@ class SourceRowsView(QWidget):
         self.table.setRowCount(len(shown))
         for row, line in enumerate(shown):
             cdp = line.get("cdp") or {}
+            # A row of the orders file ([source.orders]) is named by its file, and its guest key by its order.
+            order_file, order = line.get("file"), line.get("order")
             values = (
-                line.get("row"),
+                f"{order_file} {line.get('row')}" if order_file else line.get("row"),
                 line.get("line"),
-                line.get("key"),
+                f"{line.get('key')}, order {order}" if order_file and order else line.get("key"),
                 line.get("status"),
                 cdp.get("state"),
                 _why(line),
