@@ -115,6 +115,16 @@ class SourceOrders:
                 f"order {reference} belongs to guest {order.guest_key} (row {order.rows[0].number}); "
                 "one order has one guest: fix the key or the referenceId", "row",
             ))  # fmt: skip
+        else:
+            # An order's attributes come from its first row: a later row saying otherwise is named, never dropped.
+            first = order.rows[0]
+            for target, value in row.values.items():
+                if not target.startswith("items.") and target in first.values and first.values[target] != value:
+                    row.findings.append(self._finding(
+                        row.number, row.line, self._origins[target], value,
+                        f"order {reference} has {first.values[target]!r} here in row {first.number}; the rows of "
+                        "one order agree on its attributes: fix one of them", "row",
+                    ))  # fmt: skip
         order.rows.append(row)
 
     # ------------------------------------------------------------------------------------------------ joining
