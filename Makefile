@@ -15,7 +15,7 @@ check:
 	bash scripts/check.sh
 
 check-fast:
-	bash scripts/check.sh -m "not drill"
+	bash scripts/check.sh -m "not drill" -n 2 --dist loadfile
 
 install:
 	bash scripts/bootstrap.sh
