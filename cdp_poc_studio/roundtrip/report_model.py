@@ -80,6 +80,7 @@ class RowsSummary(_Model):
     verified: int = 0
     differs: int = 0
     # The rows of the orders file ([source.orders]), when the sample has one: read, not sent, and verified.
+    order_file: str | None = None
     order_rows: int = 0
     order_rows_invalid: int = 0
     order_rows_verified: int = 0

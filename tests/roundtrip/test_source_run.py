@@ -47,6 +47,8 @@ def test_the_bundled_messy_sample_runs_green_with_every_row_verified(
     html = (pipeline.folder.report / "report.html").read_text()
     assert "<h3>Source rows</h3>" in html
     assert "rows.ndjson.gz" in html
+    assert "the orders file <code>crm_orders.csv</code>" in html
+    assert "7 read, 0 not sent (findings), 7 verified" in html
     rows = rows_log(pipeline.folder.path)
     assert [r["row"] for r in rows] == list(range(1, 11))
     assert {r["status"] for r in rows} == {"verified"}

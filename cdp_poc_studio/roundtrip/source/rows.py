@@ -256,6 +256,7 @@ def _order_row(
 ) -> dict[str, Any]:
     """A row of the orders file with its order's CDP answer and verification outcome (the order's rows share them)."""
     summary.order_rows += 1
+    summary.order_file = line["file"]
     if "findings" in line:
         summary.order_rows_invalid += 1
         lint = any(f["kind"] == "lint" for f in line["findings"])
