@@ -53,7 +53,7 @@ def cell(entry: LoggedRequest, column: int, role: int) -> Any:
     if role == Qt.ItemDataRole.ToolTipRole and column == 4:
         return entry.url
     if role == Qt.ItemDataRole.ToolTipRole and column == 2 and entry.warnings:
-        return "The sandbox warns (a real tenant may answer this differently):\n" + "\n".join(entry.warnings)
+        return "Accepted by the sandbox on an inferred rule:\n" + "\n".join(entry.warnings)
     if role == Qt.ItemDataRole.ForegroundRole and column == 2 and is_error(entry):
         return QColor("#c62828")
     if role == Qt.ItemDataRole.ForegroundRole and column == 2 and entry.warnings:

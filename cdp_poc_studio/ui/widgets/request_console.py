@@ -54,9 +54,8 @@ def render_request(entry: LoggedRequest) -> str:
 
 def render_response(entry: LoggedRequest) -> str:
     status = f"HTTP {entry.status}" if entry.status is not None else f"No answer: {entry.error}"
+    # Each warning already says that a real tenant may answer differently.
     warnings = "".join(f"Sandbox warning: {warning}\n" for warning in entry.warnings)
-    if warnings:
-        warnings += "(accepted on an inferred rule: a real tenant may answer this differently)\n"
     return (
         f"{status}   ({entry.duration_ms:,.1f} ms, {entry.response_bytes:,} bytes)\n{warnings}\n"
         f"{_pretty(entry.response_body)}"
