@@ -248,9 +248,8 @@ def duration(seconds: float) -> str:
 
 def measure_run(run: Path) -> dict[str, tuple[float, str]]:
     """The figures a run folder can give, each with where it was measured."""
-    from cdp_poc_studio.roundtrip.generated import read_lines
     from cdp_poc_studio.roundtrip.replay import read_log
-    from cdp_poc_studio.roundtrip.run_folder import RunFolder
+    from cdp_poc_studio.roundtrip.run_folder import RunFolder, read_generated
 
     folder = RunFolder(run)
     if not folder.exists():
@@ -260,11 +259,11 @@ def measure_run(run: Path) -> dict[str, tuple[float, str]]:
     measured: dict[str, tuple[float, str]] = {}
     guests = orders = items = groups = 0
     if folder.generated.is_file():
-        for line in read_lines(folder.generated):
+        for line in read_generated(folder.generated):
             guests += 1
-            groups += len(line["nested"])
-            orders += len(line["orders"])
-            items += sum(len(o["value"].get("orderItems", [])) for o in line["orders"])
+            groups += len(line.nested)
+            orders += len(line.orders)
+            items += sum(len(o.value.get("orderItems", [])) for o in line.orders)
     if guests:
         measured["orders_per_guest"] = (orders / guests, f"{orders:,} orders of {guests:,} guests in {where}")
         measured["guest_groups"] = (groups / guests, f"extension groups per guest in {where}")

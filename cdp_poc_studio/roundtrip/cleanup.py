@@ -8,8 +8,7 @@ from cdp_poc_studio.cdp.http import CdpHttp
 from cdp_poc_studio.cdp.rest import GuestClient, OrderClient
 from cdp_poc_studio.domain.errors import CdpNotFound
 from cdp_poc_studio.domain.progress import CancelToken
-from cdp_poc_studio.roundtrip.generated import read_lines
-from cdp_poc_studio.roundtrip.run_folder import RunFolder
+from cdp_poc_studio.roundtrip.run_folder import RunFolder, read_generated
 
 
 @dataclass
@@ -28,14 +27,14 @@ def plan_cleanup(folder: RunFolder, http: CdpHttp, cancel: CancelToken | None = 
     """Search the target for every guest (by identifier) and order (by referenceId) the run generated."""
     guests, orders = GuestClient(http), OrderClient(http)
     plan = CleanupPlan()
-    for line in read_lines(folder.generated):
+    for line in read_generated(folder.generated):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        identifier = line["guest"]["identifiers"][0]
+        identifier = line.guest["identifiers"][0]
         for ref in guests.find_by_identifier(identifier["provider"], identifier["id"]):
             plan.guests.append((ref, f"{identifier['provider']}:{identifier['id']}"))
-        for order in line["orders"]:
-            reference = order["value"]["referenceId"]
+        for order in line.orders:
+            reference = order.value["referenceId"]
             for ref in orders.find_by_reference_id(reference):
                 plan.orders.append((ref, reference))
     return plan

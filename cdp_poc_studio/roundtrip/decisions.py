@@ -24,7 +24,14 @@ import orjson
 
 from cdp_poc_studio.cdp.readback import extension_values
 from cdp_poc_studio.domain.schema import ExtensionSchema
-from cdp_poc_studio.roundtrip.generated import expected_records, read_lines
+from cdp_poc_studio.roundtrip.generated import expected_records
+from cdp_poc_studio.roundtrip.run_folder import (
+    GeneratedLine,
+    GeneratedOrderLine,
+    ReadbackLine,
+    read_generated,
+    read_readback,
+)
 from cdp_poc_studio.roundtrip.snippets import NestedField, Snippet, nested_fields, snippets_for, with_defaults
 from cdp_poc_studio.roundtrip.verify import Comparison, Expected, Returned, SourceRules, compare, leaves
 
@@ -79,29 +86,30 @@ class SnippetEngine:
         self._v8.close()
 
 
-def personalize_guest(line: Mapping[str, Any]) -> dict[str, Any]:
+def personalize_guest(line: ReadbackLine) -> dict[str, Any]:
     """A read-back line as the `guest` object of a Personalize decision.
 
     [INF] Personalize documents `guest.dataExtensions[i].{name, key, values}`; that orders sit in `guest.orders`
     with the same `dataExtensions` shape is inferred.
     """
-    back = line["guest"]
-    guest = {k: v for k, v in back["data"].items() if k not in ("dataExtensions", "extensions", "orders")}
-    guest["ref"] = back["ref"]
+    back = line.guest
+    assert back is not None, "only guests CDP returned have a Personalize shape"
+    guest = {k: v for k, v in back.data.items() if k not in ("dataExtensions", "extensions", "orders")}
+    guest["ref"] = back.ref
     guest["dataExtensions"] = [
         {"name": name, "key": flat.get("key", "default"), "values": extension_values(flat)}
-        for name, flat in back["extensions"].items()
+        for name, flat in back.extensions.items()
     ]
     guest["orders"] = [
         {
-            **order["data"],
+            **order.data,
             "dataExtensions": (
-                [{"name": "ext", "key": "default", "values": extension_values(order["extension"])}]
-                if order.get("extension")
+                [{"name": "ext", "key": "default", "values": extension_values(order.extension)}]
+                if order.extension
                 else []
             ),
         }
-        for order in line.get("orders", [])
+        for order in line.orders
     ]
     return guest
 
@@ -116,14 +124,14 @@ class _Plan:
     floats: set[str] = field(default_factory=set)
     _patterns: dict[str, str] = field(default_factory=dict)
 
-    def expected_fields(self, line: Mapping[str, Any], rejected_orders: Iterable[str]) -> dict[str, Any]:
+    def expected_fields(self, line: GeneratedLine, rejected_orders: Iterable[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         skip = set(rejected_orders)
-        orders = [o for o in line["orders"] if o["value"]["referenceId"] not in skip]
+        orders = [o for o in line.orders if o.value["referenceId"] not in skip]
         latest = _latest(orders)
         for nested in self.fields:
             if nested.entity == "guest":
-                value = line["nested"].get(nested.group, {}).get(nested.name)
+                value = line.nested.get(nested.group, {}).get(nested.name)
                 if value is not None:
                     _leaves_into(nested.path, value, out, "")
                     _leaves_into(nested.path, value, out, _MARKERS["template"])
@@ -131,12 +139,12 @@ class _Plan:
                 source = value
             else:
                 for order in orders:
-                    value = (order["nested"] or {}).get(nested.name)
+                    value = (order.nested or {}).get(nested.name)
                     if value is not None:
-                        prefix = f"orders.{order['value']['referenceId']}.{nested.path}"
+                        prefix = f"orders.{order.value['referenceId']}.{nested.path}"
                         for marker in ("", _MARKERS["template"], _MARKERS["export"]):
                             _leaves_into(prefix, value, out, marker)
-                source = ((latest or {}).get("nested") or {}).get(nested.name) if latest else None
+                source = (latest.nested or {}).get(nested.name) if latest else None
             for leaf in nested.leaves():
                 sent = _at(source, leaf.steps)
                 path = nested.display + leaf.path()
@@ -235,11 +243,11 @@ def _at(value: Any, steps: tuple[str | None, ...]) -> Any:
     return value
 
 
-def _latest(orders: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    latest: Mapping[str, Any] | None = None
+def _latest(orders: list[GeneratedOrderLine]) -> GeneratedOrderLine | None:
+    latest: GeneratedOrderLine | None = None
     latest_at: datetime | None = None
     for order in orders:
-        when = _moment(order["value"].get("orderedAt"))
+        when = _moment(order.value.get("orderedAt"))
         if latest is None or (when is not None and (latest_at is None or when > latest_at)):
             latest, latest_at = order, when
     return latest
@@ -286,20 +294,20 @@ def compare_decisions(
     errors: dict[tuple[str, str], str] = {}
 
     def expected() -> Iterator[Expected]:
-        generated_lines = read_lines(generated)
-        readback_lines = read_lines(readback)
+        generated_lines = read_generated(generated)
+        readback_lines = read_readback(readback)
         while True:
             chunk = [line for _, line in zip(range(CHUNK), generated_lines, strict=False)]
             if not chunk:
                 return
             back = [line for _, line in zip(range(len(chunk)), readback_lines, strict=False)]
             returned.clear()
-            found = [b for b in back if b.get("guest") is not None]
-            for line, results in zip(found, engine.run([personalize_guest(b) for b in found]), strict=True):
+            found = [b for b in back if b.guest is not None]
+            for back_line, results in zip(found, engine.run([personalize_guest(b) for b in found]), strict=True):
                 problems: dict[str, str] = {}
-                returned[line["key"]] = Returned(plan.returned_fields(results, problems))
+                returned[back_line.key] = Returned(plan.returned_fields(results, problems))
                 for file, message in problems.items():
-                    errors[(line["key"], file)] = message
+                    errors[(back_line.key, file)] = message
             for line, record in zip(chunk, expected_records(chunk, with_orders=with_orders, rejected=rejected,
                                                             sent_at=sent_at), strict=True):  # fmt: skip
                 yield Expected(

@@ -49,7 +49,7 @@ from cdp_poc_studio.roundtrip.export_reading import (
     read_previous_audience,
     row_keys,
 )
-from cdp_poc_studio.roundtrip.generated import GeneratedWriter, expected_records, read_lines
+from cdp_poc_studio.roundtrip.generated import GeneratedWriter, expected_records
 from cdp_poc_studio.roundtrip.mapping import apply_mapping
 from cdp_poc_studio.roundtrip.report_model import (
     RunReport,
@@ -65,12 +65,14 @@ from cdp_poc_studio.roundtrip.reports import write_reports
 from cdp_poc_studio.roundtrip.request_index import warned_calls
 from cdp_poc_studio.roundtrip.returned_index import ReturnedIndex
 from cdp_poc_studio.roundtrip.run_folder import (
+    GeneratedLine,
     ReadbackGuest,
     ReadbackItem,
     ReadbackLine,
     ReadbackOrder,
     RunFolder,
     RunState,
+    read_generated,
     read_readback,
 )
 from cdp_poc_studio.roundtrip.scenario import Scenario, dump_scenario
@@ -336,10 +338,10 @@ class Pipeline:
         with_orders = self.scenario.verify.orders
         total = _total(self.scenario)
 
-        def fetch(line: dict[str, Any]) -> ReadbackLine:
-            identifier = line["guest"]["identifiers"][0]
+        def fetch(line: GeneratedLine) -> ReadbackLine:
+            identifier = line.guest["identifiers"][0]
             found = reader.guest_by_identifier(identifier["provider"], identifier["id"])
-            result = ReadbackLine(key=line["key"], matches=len(found), duplicates=[g.ref for g in found[1:]])
+            result = ReadbackLine(key=line.key, matches=len(found), duplicates=[g.ref for g in found[1:]])
             if found:
                 result.guest = ReadbackGuest(ref=found[0].ref, data=found[0].data, extensions=found[0].extensions)
             if with_orders and found:
@@ -354,8 +356,8 @@ class Pipeline:
                         data=snapshot.data, extension=snapshot.extension, items=items, consumers=snapshot.consumers,
                         contacts=snapshot.contacts,
                     ))  # fmt: skip
-                for order in line["orders"]:
-                    reference = order["value"]["referenceId"]
+                for order in line.orders:
+                    reference = order.value["referenceId"]
                     if reference not in held:
                         owners = [g for o in reader.orders_by_reference_id(reference) for g in o.guest_refs]
                         if owners:
@@ -368,7 +370,7 @@ class Pipeline:
             gzip.open(self.folder.readback, "wb", compresslevel=1) as out,
             ThreadPoolExecutor(READBACK_WORKERS) as pool,
         ):
-            for result in pool.map(fetch, read_lines(self.folder.generated)):
+            for result in pool.map(fetch, read_generated(self.folder.generated)):
                 out.write(result.model_dump_json().encode() + b"\n")
                 done += 1
                 duplicates += result.matches > 1
@@ -478,7 +480,7 @@ class Pipeline:
 
     def _expected(self, rejected: dict[str, tuple[Any, str]], state: RunState) -> Iterator[Any]:
         return expected_records(
-            read_lines(self.folder.generated),
+            read_generated(self.folder.generated),
             with_orders=self.scenario.verify.orders,
             rejected=rejected,
             sent_at=state.sent_at,

@@ -29,6 +29,32 @@ from pydantic import BaseModel, ConfigDict
 from cdp_poc_studio.roundtrip.report_model import StageTiming
 
 
+class GeneratedOrderLine(BaseModel):
+    """An order of a generated guest: its batch ref, its wire value, and the nested values of its extensions."""
+
+    ref: str
+    value: dict[str, Any]
+    nested: dict[str, Any] | None = None
+    items: list[dict[str, Any] | None] = []
+
+
+class GeneratedLine(BaseModel):
+    """One line of generated.ndjson.gz: a guest as designed (before mapping rules), with its orders."""
+
+    seq: int
+    key: str
+    ref: str
+    guest: dict[str, Any]
+    nested: dict[str, dict[str, Any]]
+    orders: list[GeneratedOrderLine] = []
+
+
+def read_generated(path: Path) -> Iterator[GeneratedLine]:
+    with gzip.open(path, "rb") as stream:
+        for line in stream:
+            yield GeneratedLine.model_validate_json(line)
+
+
 class ReadbackItem(BaseModel):
     """An order item as CDP returned it: its attributes and its data extension."""
 

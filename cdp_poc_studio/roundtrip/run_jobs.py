@@ -17,11 +17,10 @@ from cdp_poc_studio.cdp.rest_sender import PlannedRequest, plan_guest
 from cdp_poc_studio.domain.progress import STAGES, CancelToken, ProgressCallback, ProgressReport
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.dryrun import dry_run_batch, dry_run_rest
-from cdp_poc_studio.roundtrip.generated import read_lines
 from cdp_poc_studio.roundtrip.pipeline import MappedGuest, mapped_guests
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
-from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState, read_readback
+from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState, read_generated, read_readback
 from cdp_poc_studio.roundtrip.scenario import Scenario
 from cdp_poc_studio.roundtrip.verify import rebuild_extensions
 
@@ -252,18 +251,18 @@ def record_details(folder: Path, schema: ExtensionSchema, key: str, cancel: Canc
     sent: dict[str, Any] | None = None
     order_refs: list[str] = []
     if run.generated.exists():
-        for n, line in enumerate(read_lines(run.generated)):
+        for n, line in enumerate(read_generated(run.generated)):
             if cancel is not None and n % 2000 == 0:
                 cancel.raise_if_cancelled()
-            if line["key"] == key or line["ref"] == key:
-                key = line["key"]
-                sent = {"guest": _without_extensions(line["guest"]), "extensions": line["nested"]}
-                if line["orders"]:
+            if key in (line.key, line.ref):
+                key = line.key
+                sent = {"guest": _without_extensions(line.guest), "extensions": line.nested}
+                if line.orders:
                     sent["orders"] = [
-                        {"referenceId": o["value"].get("referenceId"), "extension": o["nested"], "items": o["items"]}
-                        for o in line["orders"]
+                        {"referenceId": o.value.get("referenceId"), "extension": o.nested, "items": o.items}
+                        for o in line.orders
                     ]
-                order_refs = [str(o["value"].get("referenceId")) for o in line["orders"]]
+                order_refs = [str(o.value.get("referenceId")) for o in line.orders]
                 break
     if run.ledger.exists():
         try:
@@ -371,4 +370,4 @@ def local_and_utc(moment: datetime) -> str:
 def generated_count(folder: Path) -> int:
     """How many guests a run folder's generated data holds (for the cleanup confirmation)."""
     run = RunFolder(folder)
-    return sum(1 for _ in read_lines(run.generated)) if run.generated.exists() else 0
+    return sum(1 for _ in read_generated(run.generated)) if run.generated.exists() else 0

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cdp_poc_studio.roundtrip.generated import read_lines
 from cdp_poc_studio.roundtrip.handoff import HandoffError, write_handoff
+from cdp_poc_studio.roundtrip.run_folder import read_generated
 from cdp_poc_studio.targets.target import Target
 from tests.helpers.data import bundled
 from tests.helpers.roundtrip import run
@@ -30,12 +30,12 @@ def _counts(sandbox_url: str, generated: Path) -> tuple[list[int], list[int]]:
     """Per generated guest, how many guests the sandbox holds with its identifier; per order, by referenceId."""
     guests, orders = [], []
     with httpx.Client(base_url=sandbox_url, auth=AUTH, timeout=30) as http:
-        for line in read_lines(generated):
-            identifier = line["guest"]["identifiers"][0]
+        for line in read_generated(generated):
+            identifier = line.guest["identifiers"][0]
             params = {"identifiers.provider": identifier["provider"], "identifiers.id": identifier["id"]}
             guests.append(len(http.get("/v2.1/guests", params=params).raise_for_status().json()["items"]))
-            for order in line["orders"]:
-                found = http.get("/v2.1/orders", params={"referenceId": order["value"]["referenceId"]})
+            for order in line.orders:
+                found = http.get("/v2.1/orders", params={"referenceId": order.value["referenceId"]})
                 orders.append(len(found.raise_for_status().json()["items"]))
     return guests, orders
 

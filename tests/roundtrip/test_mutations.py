@@ -24,10 +24,10 @@ from cdp_poc_studio.cdp.connection import CdpConnection
 from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.secrets import SANDBOX_CREDENTIALS
 from cdp_poc_studio.generator.distribution import Distribution
-from cdp_poc_studio.roundtrip.generated import read_lines
 from cdp_poc_studio.roundtrip.normalise import Outcome
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.report_model import RunReport
+from cdp_poc_studio.roundtrip.run_folder import read_generated
 from cdp_poc_studio.sandbox.config import SandboxConfig
 from cdp_poc_studio.sandbox.server import SandboxServer
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
@@ -482,8 +482,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             scenario, schema = bundled("retail_loyalty", guests=GUESTS, orders_per_guest=two, items_per_order=two)
             pipeline, clean = run(scenario, schema, target, root / "runs")
             sent = [
-                Sent(line["key"], line["guest"], [o["value"] for o in line["orders"]])
-                for line in read_lines(pipeline.folder.generated)
+                Sent(line.key, line.guest, [o.value for o in line.orders])
+                for line in read_generated(pipeline.folder.generated)
             ]
             world = World(http, server.base_url, sent, pipeline.folder.export, clean=clean)
             for mutation in (m for m in MUTATIONS if m.where == "cdp"):

@@ -22,7 +22,7 @@ def test_the_ledger_the_generated_line_and_an_export_row_agree_on_the_key() -> N
     schema = load_schema(SCHEMA_PATH)
     for guest in make_generator(5, schema).guests():
         ledger_key = next(row for row in ledger_rows(guest) if row[1] == "guest")[4]
-        line_key = to_line(guest)["key"]
+        line_key = to_line(guest).key
         exported = {"identifiers": guest.guest["identifiers"], "email": guest.guest.get("email")}
         assert ledger_key == line_key == guest_key(guest.guest)
         assert line_key in row_keys(exported)
