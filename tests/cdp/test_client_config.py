@@ -187,8 +187,9 @@ def test_cancel_token_wakes_sleepers() -> None:
     threading.Timer(0.1, token.cancel).start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
-        token.sleep(10)
-    assert time.monotonic() - started < 1
+        token.sleep(60)
+    # Woken, not slept out (a generous margin against the 60 s, so a loaded machine cannot fail it).
+    assert time.monotonic() - started < 30
     assert token.cancelled
     with pytest.raises(Cancelled):
         token.raise_if_cancelled()
