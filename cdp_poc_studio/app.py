@@ -53,6 +53,7 @@ def create_main_window(
     runs_root: Path | None = None,
     open_url: Callable[[QUrl], bool] | None = None,
     batch_poll_seconds: float | None = None,
+    run_in_child_process: bool = True,
 ) -> MainWindow:
     """Build the window and everything it needs. Tests pass their own runner, dialogs, stores and runs folder."""
     from cdp_poc_studio.cdp.requestlog import RequestLog
@@ -87,6 +88,7 @@ def create_main_window(
         request_log=RequestLog(maxlen=200),
         open_url=open_url or open_in_desktop,
         batch_poll_seconds=batch_poll_seconds,
+        run_in_child_process=run_in_child_process,
     )
     return MainWindow(context)
 

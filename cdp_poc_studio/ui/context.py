@@ -41,6 +41,9 @@ class StudioContext:
     open_url: Callable[[QUrl], bool] = open_in_desktop
     # Batch status polling, in seconds (None: the client's own back-off); tests poll fast.
     batch_poll_seconds: float | None = None
+    # Run the round trip in a process of its own, so that it never shares the window's interpreter lock (the app
+    # does; most tests run it as a job on their serial runner, to have its outcome when the click returns).
+    run_in_child_process: bool = False
     # How long a connection test waits for the target before it gives up (each request, and the page's timer).
     check_timeout_seconds: float = 20.0
 

@@ -1,9 +1,11 @@
 """The current run, shared by the Send, Verify and Report pages: the round-trip pipeline in a job, its progress by
 stage, throughput samples for the live chart, cancel, resume, and the report it ends with.
 
-The pipeline never runs on the UI thread: it is a job body on the task runner. Its typed `StageEvent`s arrive
-thinned out (`ProgressThrottle`, ten a second per stage at most) and cross threads only as Qt signals; each event
-updates its stage's row as it is (the `report` stage shares the `verify` row).
+The pipeline never runs on the UI thread. In the app it runs in a child process of its own (`RunProcess`), so that
+a large run never holds the window's interpreter lock; otherwise (most tests) it is a job body on the task runner.
+Either way its typed `StageEvent`s arrive thinned out (`ProgressThrottle`, ten a second per stage at most) as Qt
+signals; each event updates its stage's row as it is (the `report` stage shares the `verify` row). The run folder
+is the single source of truth: a child's report is read from it when the child exits.
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
+from cdp_poc_studio.roundtrip.run_jobs import load_report
 from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
 from cdp_poc_studio.roundtrip.source.rows import resolve_source
 from cdp_poc_studio.targets.target import TargetError, TargetPlan, profile_plan, sandbox_plan
 from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.qmodels.request_table import is_error
 from cdp_poc_studio.workers.request_feed import RequestFeed
+from cdp_poc_studio.workers.run_process import RunProcess
 from cdp_poc_studio.workers.tasks import Job, Report
 from cdp_poc_studio.workers.throttle import ProgressThrottle
 
+# How long closing the window waits for a cancelled child run to leave its run folder consistent.
+CHILD_STOP_MSECS = 30_000
 # The rows the Send page shows: every stage of a run, with writing the report folded into verifying.
 ROWS: tuple[Stage, ...] = ("generate", "send", "readback", "export", "verify")
 Status = Literal["pending"] | StageState
@@ -152,6 +158,7 @@ class RunController(QObject):
         # Every HTTP error of the current run, by status (the Errors tab's count beside the rejected records).
         self.http_errors: Counter[str] = Counter()
         self._job: Job | None = None
+        self._child: RunProcess | None = None
         self._started = 0.0
         self._started_wall = 0.0
         self._history: deque[tuple[float, str, int]] = deque(maxlen=int(RATE_WINDOW / SAMPLE_SECONDS) + 1)
@@ -228,6 +235,12 @@ class RunController(QObject):
         # A [source] sample is named relative to the scenario file; the run reads it from anywhere.
         scenario = resolve_source(scenario, self.context.document.base_dir)
         runs_root = self.context.runs_root
+        if self.context.run_in_child_process:
+            # The schema inlined: the child needs nothing but the scenario (and the target in its environment).
+            as_sent = scenario.model_copy(update={"schema_file": None, "extensions": schema})
+            self._begin(scenario, schema, None)
+            self._start_child(plan, lambda child: child.start_new(as_sent, runs_root))
+            return None
         log = self.context.request_log
 
         def body(report: Report, cancel: CancelToken) -> RunReport:
@@ -271,6 +284,9 @@ class RunController(QObject):
                 stage.status = timing.status
                 stage.done, stage.total = timing.records, timing.records or None
                 stage.message = timing.note or ("done before" if timing.status == "done" else stage.message)
+        if self.context.run_in_child_process:
+            self._start_child(plan, lambda child: child.start_resume(folder))
+            return None
         self._submit(body)
         return None
 
@@ -335,9 +351,25 @@ class RunController(QObject):
             on_finished=self._on_job_finished,
         )
 
+    def _start_child(self, plan: TargetPlan, start: Callable[[RunProcess], None]) -> None:
+        child = RunProcess(plan, self)
+        child.folder_known.connect(self._on_folder_known)
+        child.progressed.connect(self._on_job_progressed)
+        child.http_error.connect(self._on_child_http_error)
+        child.ended.connect(self._on_child_ended)
+        self._child = child
+        start(child)
+
+    @property
+    def child_pid(self) -> int | None:
+        """The process id of the run's own process, while it runs there."""
+        return self._child.pid if self._child is not None and self._child.running else None
+
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()
+        if self._child is not None:
+            self._child.cancel()
 
     @property
     def can_leave(self) -> bool:
@@ -345,8 +377,11 @@ class RunController(QObject):
         return False
 
     def stop(self) -> None:
-        """Cancel before the window closes; the run folder stays resumable. The window's shutdown waits for it."""
+        """Cancel before the window closes; the run folder stays resumable. The window's shutdown waits for a job;
+        a child process is waited for here (it stops at its next step)."""
         self.cancel()
+        if self._child is not None and not self._child.wait(CHILD_STOP_MSECS):
+            self._child.process.kill()  # the ledger makes a resumed send idempotent
 
     def detach(self) -> None:
         """Leave the run going without the window (a run in its own process)."""
@@ -374,14 +409,19 @@ class RunController(QObject):
             return
         # Entries of this run arrive up to a feed interval late: count them even after it ended.
         errors = [entry for entry in entries if is_error(entry) and entry.started_at >= self._started_wall]
-        if not errors:
+        self._count_http_errors([str(e.status) if e.status is not None else "no answer" for e in errors])
+
+    def _on_child_http_error(self, status: str) -> None:
+        self._count_http_errors([status])
+
+    def _count_http_errors(self, statuses: list[str]) -> None:
+        if not statuses:
             return
-        self._errors_since += len(errors)
+        self._errors_since += len(statuses)
         active = next((s for s in self.view.stages.values() if s.status == "running"), None)
         if active is not None:
-            for entry in errors:
-                active.http_errors[str(entry.status) if entry.status is not None else "no answer"] += 1
-        self.http_errors.update(str(e.status) if e.status is not None else "no answer" for e in errors)
+            active.http_errors.update(statuses)
+        self.http_errors.update(statuses)
         self.stages_changed.emit()
 
     def _on_timer_timeout(self) -> None:
@@ -435,7 +475,23 @@ class RunController(QObject):
                 stage.message = message
         self.stages_changed.emit()
 
+    def _on_child_ended(self, outcome: str, error: str) -> None:
+        if outcome == "finished":
+            report = load_report(self.folder) if self.folder is not None else None
+            if report is not None:
+                self._on_job_succeeded(report)
+            else:
+                self._on_job_failed(RuntimeError("the run ended without writing its report"))
+        elif outcome == "cancelled":
+            self._on_job_cancelled()
+        else:
+            self._on_job_failed(RuntimeError(error))
+        self._on_job_finished()
+
     def _on_job_finished(self) -> None:
         self._job = None
+        if self._child is not None:
+            self._child.deleteLater()
+            self._child = None
         self._timer.stop()
         self.busy_changed.emit(False)

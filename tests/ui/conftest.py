@@ -140,7 +140,9 @@ def make_window(qtbot, tmp_path: Path, dialogs: FakeDialogs, memory_keyring, san
         opened_urls.append(url)
         return True
 
-    def make(runner: TaskRunner | None = None, settings_path: Path | None = None) -> MainWindow:
+    def make(
+        runner: TaskRunner | None = None, settings_path: Path | None = None, run_in_child_process: bool = False
+    ) -> MainWindow:
         window = create_main_window(
             settings_path=settings_path or tmp_path / "config" / "settings.json",
             runner=runner or TaskRunner(executor=ImmediateExecutor()),
@@ -152,6 +154,7 @@ def make_window(qtbot, tmp_path: Path, dialogs: FakeDialogs, memory_keyring, san
             open_url=record,
             # The sandbox processes a small batch file in milliseconds: poll its status quickly.
             batch_poll_seconds=0.05,
+            run_in_child_process=run_in_child_process,
         )
         # Closed by this fixture, not by qtbot.addWidget: pytest-qt would close it before the document is reset,
         # and the unsaved-changes question would have no scripted answer.

@@ -1,0 +1,74 @@
+"""The studio's round trip in a process of its own: progress and the request log reach the window, cancel leaves a
+resumable run folder, and resuming it (in a new child) completes the run from the folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.run_folder import RunFolder
+from cdp_poc_studio.targets.sandbox_process import SandboxOptions
+from cdp_poc_studio.workers.tasks import TaskRunner
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sandbox_options(tmp_path: Path) -> SandboxOptions:
+    return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
+
+
+def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(runner=TaskRunner(), run_in_child_process=True)
+    window.open_template(SCENARIOS / "travel_bookings.toml")
+    current = window.document.scenario
+    window.document.replace(current.model_copy(update={
+        "generator": current.generator.model_copy(update={"guests": 300}),
+        "integration": current.integration.model_copy(update={"load": "rest", "pull_back": ["rest"]}),
+    }))  # fmt: skip
+    window.document.set_modified(False)
+    sandbox = window.context.sandbox
+    with qtbot.waitSignal(sandbox.state_changed, timeout=30_000, check_params_cb=lambda s: s == "running"):
+        click(qtbot, window.connect_page.start_button)
+    window.go_to(4)
+    page, run = window.send_page, window.run
+
+    click(qtbot, page.send_button)
+    assert run.running
+    pid = run.child_pid
+    assert pid is not None
+    assert pid != os.getpid()
+    # The secrets reach the child through its environment, never its command line.
+    arguments = " ".join(run._child.process.arguments()) if run._child is not None else ""
+    assert sandbox.options.api_token not in arguments
+    qtbot.waitUntil(lambda: run.folder is not None and run.stage("send").done >= 10, timeout=60_000)
+    folder = run.folder
+    assert folder is not None
+    with qtbot.waitSignal(run.run_cancelled, timeout=30_000):
+        click(qtbot, page.cancel_button)
+    assert not run.running
+    assert run.child_pid is None
+    state = RunFolder(folder).load_state()
+    assert not state.done("send")
+    assert RunFolder(folder).requests.stat().st_size > 0  # the child wrote the run's request log
+
+    # Resumed in a new child process: it completes what was left, and the report is read from the folder.
+    with qtbot.waitSignal(page.runs_listed, timeout=5_000):
+        page.refresh_runs()
+    assert page.select_run(folder)
+    with qtbot.waitSignal(run.run_finished, timeout=120_000) as finished:
+        click(qtbot, page.resume_button)
+        assert run.running
+        assert run.child_pid not in (None, pid, os.getpid())
+    report = finished.args[0]
+    assert report.verdict == "passed", report.verdict
+    assert run.stage("send").status == "done"
+    assert RunFolder(folder).load_state().done("send")
