@@ -27,6 +27,7 @@ from cdp_poc_studio.cdp.requestlog import LoggedRequest, RequestLog
 from cdp_poc_studio.cdp.secrets import ENV_VARS, Credentials, SecretName
 from cdp_poc_studio.domain.progress import Cancelled, CancelToken, Progress, StageEvent
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
+from cdp_poc_studio.roundtrip.preflight import run_problems
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.roundtrip.scenario import load_scenario, parse_scenario
 from cdp_poc_studio.targets.target import TargetPlan
@@ -122,6 +123,11 @@ def main() -> int:
             else:
                 scenario = parse_scenario(job["new"]["scenario"])
                 schema = scenario.resolved_schema(None)
+                # The studio checked all but the value makers, which take a moment to build: checked here,
+                # before the run folder is made.
+                problems = run_problems(scenario, schema)
+                if problems:
+                    raise ValueError("cannot send: " + "; ".join(problems))
                 pipeline = Pipeline.start(scenario, schema, Path(job["new"]["runs_root"]), target,
                                           progress=throttle, cancel=cancel)  # fmt: skip
             out.write({"folder": str(pipeline.folder.path)})

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
@@ -72,3 +73,28 @@ def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_wind
     assert report.verdict == "passed", report.verdict
     assert run.stage("send").status == "done"
     assert RunFolder(folder).load_state().done("send")
+
+
+def test_a_run_in_its_own_process_refuses_a_field_that_cannot_make_values(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    """The value makers are built in the child (not on the click): a bad provider fails there, before any folder."""
+    window = make_window(runner=TaskRunner(), run_in_child_process=True)
+    window.open_template(SCENARIOS / "travel_bookings.toml")
+    current = window.document.scenario
+    schema = ExtensionSchema(guest={"ext": {"mood": FieldSpec(kind="faker", provider="no_such_provider")}})
+    window.document.replace(current.model_copy(update={
+        "schema_file": None,
+        "extensions": schema,
+        "generator": current.generator.model_copy(update={"guests": 5}),
+    }))  # fmt: skip
+    window.document.set_modified(False)
+    sandbox = window.context.sandbox
+    with qtbot.waitSignal(sandbox.state_changed, timeout=30_000, check_params_cb=lambda s: s == "running"):
+        click(qtbot, window.connect_page.start_button)
+    window.go_to(4)
+    run = window.run
+    with qtbot.waitSignal(run.run_failed, timeout=60_000) as failed:
+        click(qtbot, window.send_page.send_button)
+    assert "no_such_provider" in failed.args[0]
+    assert run.folder is None
+    runs = window.context.runs_root
+    assert not runs.exists() or not any(runs.iterdir())

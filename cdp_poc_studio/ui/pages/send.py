@@ -274,7 +274,8 @@ class SendPage(Page):
             self.status_label.setText(f"The schema file cannot be read: {exc}")
             return
         # The checks of `cdp-poc-studio run`: the studio never sends what the command line would refuse.
-        problems = run_problems(scenario, schema)
+        # A run in its own process builds the value makers there (the click never waits for them).
+        problems = run_problems(scenario, schema, build_values=not self.context.run_in_child_process)
         if problems:
             self.status_label.setText("Cannot send: " + "; ".join(problems) + ".")
             return
