@@ -9,7 +9,7 @@ import pytest
 
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
-from tests.ui.test_roundtrip_gui import click, send
+from tests.helpers.studio import click, send
 
 pytestmark = pytest.mark.slow
 

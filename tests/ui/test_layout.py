@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtWidgets import QApplication, QTabWidget
 
 from cdp_poc_studio.ui.main_window import MainWindow
+from tests.helpers.studio import open_studio, send
 from tests.ui.layout_check import clipped_texts
-from tests.ui.test_roundtrip_gui import open_studio, send
 
 # Map fields belongs to the customer-data engineer this session (issue 13 item 4 with it); its table is checked
 # by their tests, not here.

@@ -19,75 +19,18 @@ from pathlib import Path
 
 import orjson
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.normalise import Outcome
-from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
 from cdp_poc_studio.roundtrip.scenario import MappingRule
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.ui.autoplay import EXIT_PASSED, EXIT_USAGE, Autoplay
-from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner
+from tests.helpers.studio import click, open_studio, saved_report, send
 
 pytestmark = pytest.mark.slow
 SECRETS = ("sandbox-api-token", "sandbox-oauth-secret")
-
-
-def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def open_studio(  # type: ignore[no-untyped-def]
-    qtbot,
-    make_window,
-    scenario: str = "retail_loyalty",
-    *,
-    guests: int = 20,
-    load: str | None = None,
-    mapping: list[MappingRule] | None = None,
-    snapshot: str = "immediate",
-    runner: TaskRunner | None = None,
-) -> MainWindow:
-    """A window on a bundled scenario with a few guests, its sandbox started with the Connect page's button."""
-    window = make_window(runner=runner)
-    window.open_template(SCENARIOS / f"{scenario}.toml")
-    current = window.document.scenario
-    update: dict[str, object] = {"generator": current.generator.model_copy(update={"guests": guests})}
-    if load is not None:
-        update["integration"] = current.integration.model_copy(update={"load": load})
-    if mapping is not None:
-        update["mapping"] = mapping
-    window.document.replace(current.model_copy(update=update))
-    page = window.connect_page
-    page.snapshot_combo.setCurrentIndex(page.snapshot_combo.findData(snapshot))
-    sandbox = window.context.sandbox
-    if runner is None:
-        click(qtbot, page.start_button)
-    else:
-        with qtbot.waitSignal(sandbox.state_changed, timeout=30_000, check_params_cb=lambda s: s == "running"):
-            click(qtbot, page.start_button)
-    assert sandbox.state == "running", sandbox.detail
-    return window
-
-
-def saved_report(window: MainWindow) -> RunReport:
-    """The pipeline's own result, as it wrote it to the run folder."""
-    assert window.run.folder is not None
-    return RunReport.model_validate_json((window.run.folder / "report" / "report.json").read_bytes())
-
-
-def send(qtbot, window: MainWindow) -> RunReport:  # type: ignore[no-untyped-def]
-    window.go_to(4)
-    page = window.send_page
-    click(qtbot, page.dry_button)
-    assert page.dry is not None
-    click(qtbot, page.send_button)
-    assert window.run.outcome == "finished", window.run.error
-    assert window.run.report is not None
-    return window.run.report
 
 
 @pytest.mark.parametrize(("scenario", "load"), [("retail_loyalty", "batch"), ("travel_bookings", "rest")])

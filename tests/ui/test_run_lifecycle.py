@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner
+from tests.helpers.studio import click
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.slow
 def sandbox_options(tmp_path: Path) -> SandboxOptions:
     """A sandbox database on disk: the second window's sandbox must find what the first one's run sent."""
     return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
-
-
-def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def _studio(qtbot, make_window) -> MainWindow:  # type: ignore[no-untyped-def]

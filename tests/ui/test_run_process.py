@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 
 from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.workers.tasks import TaskRunner
+from tests.helpers.studio import click
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def sandbox_options(tmp_path: Path) -> SandboxOptions:
     return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
-
-
-def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import pytest
 
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.scenario import load_scenario
-from tests.ui.test_roundtrip_gui import open_studio, send
+from tests.helpers.studio import open_studio, send
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from tests.ui.test_roundtrip_gui import open_studio, send
+from tests.helpers.studio import open_studio, send
 
 pytestmark = pytest.mark.slow
 
