@@ -21,7 +21,7 @@ import httpx
 import orjson
 
 from cdp_poc_studio.cdp.requestlog import LoggingTransport, RequestLog, SecretMasker
-from cdp_poc_studio.cdp.retry import DEFAULT_RETRY, RateLimiter, RetryPolicy, RetrySettings
+from cdp_poc_studio.cdp.retry import DEFAULT_RETRY, CallStats, RateLimiter, RetryPolicy, RetrySettings
 from cdp_poc_studio.domain.errors import (
     CdpApiError,
     CdpError,
@@ -174,7 +174,7 @@ def transport_error(
 class CdpHttp:
     """The shared httpx client of a profile plus its auth schemes, retry policy, rate limiter and cancel token.
 
-    `bound()` gives a copy for one job (its own cancel token and limiter) over the same connection pool.
+    `bound()` gives a copy for one job (its own cancel token, limiter and call counts) over the same connection pool.
     """
 
     def __init__(
@@ -187,6 +187,7 @@ class CdpHttp:
         retry: RetrySettings = DEFAULT_RETRY,
         limiter: RateLimiter | None = None,
         cancel: CancelToken | None = None,
+        stats: CallStats | None = None,
     ) -> None:
         self.client = client
         self.basic = basic
@@ -195,7 +196,8 @@ class CdpHttp:
         self.retry_settings = retry
         self.limiter = limiter
         self.cancel = cancel
-        self.policy = RetryPolicy(retry, cancel)
+        self.stats = stats
+        self.policy = RetryPolicy(retry, cancel, stats)
 
     def bound(
         self,
@@ -203,6 +205,7 @@ class CdpHttp:
         cancel: CancelToken | None = None,
         limiter: RateLimiter | None = None,
         retry: RetrySettings | None = None,
+        stats: CallStats | None = None,
     ) -> CdpHttp:
         return CdpHttp(
             self.client,
@@ -212,6 +215,7 @@ class CdpHttp:
             retry=retry or self.retry_settings,
             limiter=limiter if limiter is not None else self.limiter,
             cancel=cancel if cancel is not None else self.cancel,
+            stats=stats if stats is not None else self.stats,
         )
 
     def _auth(self, kind: AuthKind) -> httpx.Auth | None:
@@ -256,6 +260,8 @@ class CdpHttp:
                 self.cancel.raise_if_cancelled()
             if self.limiter is not None:
                 self.limiter.acquire(self.cancel)
+            if self.stats is not None:
+                self.stats.called()
             body = raw() if callable(raw) else raw
             return self._send(method, url, auth_obj, params, body, send_headers, auth == "none")
 

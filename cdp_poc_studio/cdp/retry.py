@@ -28,7 +28,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from cdp_poc_studio.domain.errors import CdpError, CdpRateLimited, CdpServerError, CdpTransportError
+from cdp_poc_studio.domain.errors import CdpApiError, CdpError, CdpRateLimited, CdpServerError, CdpTransportError
 from cdp_poc_studio.domain.progress import CancelToken
 
 T = TypeVar("T")
@@ -81,22 +81,82 @@ class wait_retry_after(wait_base):  # noqa: N801 - tenacity's naming
         return backoff
 
 
-class RetryPolicy:
-    """Two prebuilt tenacity `Retrying`s (idempotent calls, creates) that sleep through a cancel token."""
+def error_label(exc: BaseException | None) -> str:
+    """A failed call in a word or two for people: its HTTP status, "timeout" or "no answer"."""
+    if isinstance(exc, CdpApiError):
+        return str(exc.status)
+    if isinstance(exc, CdpTransportError):
+        return "timeout" if exc.timed_out else "no answer"
+    return type(exc).__name__ if exc is not None else "error"
 
-    def __init__(self, settings: RetrySettings = DEFAULT_RETRY, cancel: CancelToken | None = None) -> None:
+
+class CallStats:
+    """One job's HTTP calls and the retries among them, as they happen; thread-safe.
+
+    A job under faults may wait a long time before its first record completes: these counts let its progress
+    say meanwhile that it is working and what it is fighting. `on_retry` is called (in the worker's thread) each
+    time a retry is decided, before the wait.
+    """
+
+    def __init__(self, on_retry: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.on_retry = on_retry
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.retries = 0
+        self.last_error = ""
+        self._waking: list[float] = []  # when the workers now waiting will retry
+
+    def called(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def retrying(self, exc: BaseException | None, wait: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self.retries += 1
+            self.last_error = error_label(exc)
+            self._waking = [t for t in self._waking if t > now] + [now + wait]
+        if self.on_retry is not None:
+            self.on_retry()
+
+    def next_retry_in(self) -> float | None:
+        """Seconds until the soonest retry still waiting, or None when no call is waiting to retry."""
+        with self._lock:
+            now = self._clock()
+            self._waking = [t for t in self._waking if t > now]
+            return min(self._waking) - now if self._waking else None
+
+
+class RetryPolicy:
+    """Two prebuilt tenacity `Retrying`s (idempotent calls, creates) that sleep through a cancel token.
+
+    With `stats`, each retry is counted there before its wait.
+    """
+
+    def __init__(
+        self, settings: RetrySettings = DEFAULT_RETRY, cancel: CancelToken | None = None, stats: CallStats | None = None
+    ) -> None:
         self.settings = settings
         self.cancel = cancel
+        self.stats = stats
         wait = wait_retry_after(
             wait_exponential(multiplier=settings.initial, max=settings.maximum) + wait_random(0, settings.jitter),
             settings.max_retry_after,
         )
         stop = stop_after_attempt(settings.attempts) | stop_after_delay(settings.deadline)
         common = {"wait": wait, "stop": stop, "sleep": self._sleep, "reraise": True}
+        if stats is not None:
+            common["before_sleep"] = self._count_retry
         self.idempotent = Retrying(retry=retry_if_exception(retryable_always), **common)  # type: ignore[arg-type]
         self.create = Retrying(retry=retry_if_exception(retryable_if_not_sent), **common)  # type: ignore[arg-type]
         # For `create_once`: the whole check-then-create unit is retried after any retryable failure.
         self.checked = self.idempotent
+
+    def _count_retry(self, retry_state: RetryCallState) -> None:
+        assert self.stats is not None
+        outcome, action = retry_state.outcome, retry_state.next_action
+        self.stats.retrying(outcome.exception() if outcome is not None else None, action.sleep if action else 0.0)
 
     def _sleep(self, seconds: float) -> None:
         if self.cancel is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -31,7 +32,8 @@ class ProgressLine:
         if now - self._last < 0.1 and not event.finished:
             return
         self._last = now
-        text = render(event)[:120]
+        # One terminal line at most: a wrapped line would not be redrawn in place.
+        text = render(event)[: shutil.get_terminal_size((121, 24)).columns - 1]
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
         self._width = len(text)
@@ -43,7 +45,7 @@ class ProgressLine:
 
 
 def render(event: StageEvent) -> str:
-    """One line for a stage event: label, count, bar, rate, time left, errors, state and detail."""
+    """One line for a stage event: label, count, bar, rate, time left, errors, retries, state and detail."""
     text = f"{STAGE_LABELS[event.stage]:<17}"
     if event.total:
         fraction = event.fraction or 0.0
@@ -56,6 +58,8 @@ def render(event: StageEvent) -> str:
         text += f"  ETA {event.eta_seconds:,.0f} s"
     if event.errors:
         text += f"  {event.errors:,} errors"
+    if event.retries:
+        text += f"  {event.retries:,} retried"
     if event.state != "running":
         text += f"  {event.state}"
     if event.detail:

@@ -35,7 +35,10 @@ Unit = Literal["records", "files", "bytes"]
 class StageEvent(BaseModel):
     """Where a run is: `done` of `total` (None when unknown) `unit`s in `stage`, with errors, rate and ETA.
 
-    `detail` is for people (a file being uploaded, CDP's batch status, why a stage was skipped); nothing parses it.
+    `errors` counts records that failed; `retries` counts calls CDP answered with an error (a 429, a 500) or not at
+    all, that the client retried: no record is lost to them, but they say why a stage is slow. `detail` is for
+    people (a file being uploaded, CDP's batch status, the calls in flight, why a stage was skipped); nothing
+    parses it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,6 +49,7 @@ class StageEvent(BaseModel):
     total: int | None = None
     unit: Unit = "records"
     errors: int = 0
+    retries: int = 0
     rate: float | None = None  # units per second since the stage (or its part) started
     eta_seconds: float | None = None
     detail: str = ""
@@ -143,13 +147,19 @@ class ProgressMeter:
         self._last = float("-inf")
         self.done = 0
         self.errors = 0
+        self.retries = 0
 
-    def advance(self, done: int = 1, errors: int = 0, detail: str = "") -> None:
+    def advance(
+        self, done: int = 1, errors: int = 0, detail: str = "", *, retries: int | None = None, force: bool = False
+    ) -> None:
+        """Count `done` and `errors` more (and the stage's `retries` so far); `force` emits even within `interval`."""
         with self._lock:
             self.done += done
             self.errors += errors
+            if retries is not None:
+                self.retries = retries
             now = self._clock()
-            if now - self._last < self._interval:
+            if now - self._last < self._interval and not force:
                 return
             self._last = now
             event = self._event(now, detail)
@@ -174,7 +184,7 @@ class ProgressMeter:
             eta = max(0.0, (self.total - self.done) / rate)
         return StageEvent(
             stage=self.stage, done=self.done, total=self.total, unit=self.unit, errors=self.errors,
-            rate=rate, eta_seconds=eta, detail=detail,
+            retries=self.retries, rate=rate, eta_seconds=eta, detail=detail,
         )  # fmt: skip
 
     def _emit(self, event: StageEvent) -> None:

@@ -40,6 +40,7 @@ from cdp_poc_studio.domain.progress import (
 )
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.generator.records import GeneratedGuest, GeneratedOrder, Generator
+from cdp_poc_studio.roundtrip.call_progress import CallProgress, ordered_results
 from cdp_poc_studio.roundtrip.capacity import CapacityPlan
 from cdp_poc_studio.roundtrip.export_reading import (
     EXPORT_ORDER_LIMIT,
@@ -92,6 +93,9 @@ from cdp_poc_studio.targets.target import Target
 EXPORT_ORDER_FIELDS = ("referenceId", "orderedAt", "price", "currencyCode", "status", "channel", "pointOfSale")
 # Read-back runs at the sender's concurrency: both wait on CDP's latency, request by request.
 READBACK_WORKERS = RestSettings().concurrency
+# Guests read back ahead of the one written next (the file keeps the generated order, which verifying relies on):
+# enough that a guest retrying for a minute does not idle the workers, few enough to bound the memory held.
+READBACK_WINDOW = 64 * READBACK_WORKERS
 TRACE_CAP = 200
 
 
@@ -334,9 +338,9 @@ class Pipeline:
     def _readback(self, state: RunState, ledger: RunLedger) -> tuple[StageStatus, int, str]:
         if "rest" not in self.scenario.integration.pull_back:
             return "skipped", 0, "not chosen in the scenario"
-        reader = ReadBack(self.target.connection.http.bound(cancel=self.cancel))
+        calls = CallProgress(ProgressMeter("readback", _total(self.scenario), self.progress), "guest")
+        reader = ReadBack(self.target.connection.http.bound(cancel=self.cancel, stats=calls.stats))
         with_orders = self.scenario.verify.orders
-        total = _total(self.scenario)
 
         def fetch(line: GeneratedLine) -> ReadbackLine:
             identifier = line.guest["identifiers"][0]
@@ -364,20 +368,23 @@ class Pipeline:
                             result.moved_orders[reference] = owners
             return result
 
-        meter = ProgressMeter("readback", total, self.progress)
         done = duplicates = 0
         with (
             gzip.open(self.folder.readback, "wb", compresslevel=1) as out,
             ThreadPoolExecutor(READBACK_WORKERS) as pool,
         ):
-            for result in pool.map(fetch, read_generated(self.folder.generated)):
+            # At once: under faults the first guest may take long.
+            calls.report(f"asking CDP for each guest, {READBACK_WORKERS} at a time")
+            generated = read_generated(self.folder.generated)
+            results = ordered_results(pool, calls.counted(fetch), generated, window=READBACK_WINDOW,
+                                      cancel=self.cancel, waiting=calls.report)  # fmt: skip
+            for result in results:
                 out.write(result.model_dump_json().encode() + b"\n")
                 done += 1
                 duplicates += result.matches > 1
-                meter.advance()
                 if done % 100 == 0:
                     self.cancel.raise_if_cancelled()
-        meter.finish()
+        calls.meter.finish(calls.describe())
         note = f"{duplicates} guest(s) found more than once: duplicates in CDP" if duplicates else ""
         return "done", done, note
 

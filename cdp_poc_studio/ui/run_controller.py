@@ -66,10 +66,12 @@ class StageView:
     # HTTP errors seen while this stage ran, by status ("no answer" when there was none): retried by the client,
     # so they are not rejected records, but the user should see that the stage is fighting them.
     http_errors: Counter[str] = field(default_factory=Counter)
+    # The retries the stage itself counted (its events): said until the request log's errors, by status, arrive.
+    retries: int = 0
 
     def http_error_text(self) -> str:
         if not self.http_errors:
-            return ""
+            return f"{self.retries:,} HTTP errors retried" if self.retries else ""
         total = sum(self.http_errors.values())
         kinds = ", ".join(f"{status} ×{count:,}" for status, count in self.http_errors.most_common(3))
         return f"{total:,} HTTP errors retried ({kinds})"
@@ -92,7 +94,7 @@ class StageView:
             text += f" · {self.errors:,} errors"
         if self.message:
             text += f" · {self.message}"
-        if self.http_errors:
+        if self.http_errors or self.retries:
             text += f" · {self.http_error_text()}"
         return text
 
@@ -111,6 +113,7 @@ def _duration(seconds: float) -> str:
 class Sample:
     seconds: float
     records_per_second: float
+    # Calls answered with an HTTP error (or not at all), which the client retries: not records lost.
     errors_per_second: float
 
 
@@ -401,6 +404,7 @@ class RunController(QObject):
         stage.status = event.state
         stage.done, stage.total, stage.unit = event.done, event.total, event.unit
         stage.errors, stage.rate, stage.eta = event.errors, event.rate, event.eta_seconds
+        stage.retries = max(stage.retries, event.retries)  # the closing event does not repeat the count
         stage.message = event.detail
         self.stages_changed.emit()
 

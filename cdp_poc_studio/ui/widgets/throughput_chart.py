@@ -1,4 +1,8 @@
-"""The live chart of a run: records per second and HTTP errors per second, over the last two minutes."""
+"""The live chart of a run: records per second and HTTP errors retried per second, over the last two minutes.
+
+The two have their own axes, so a few errors can fill the chart's height while no record is done yet (a read-back
+under 429s): the legend, the axis and the tooltip say that the red line counts calls retried, not records lost.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +23,17 @@ class ThroughputChart(QChartView):
         super().__init__(parent)
         self.setObjectName("throughputChart")
         self.records = QLineSeries()
-        self.records.setName("records / s")
+        self.records.setName("records done / s")
         self.records.setPen(QPen(QColor("#1565c0"), 2))
         self.errors = QLineSeries()
-        self.errors.setName("HTTP errors / s")
+        self.errors.setName("HTTP errors retried / s (right axis)")
         self.errors.setPen(QPen(QColor("#c62828"), 2))
         chart = QChart()
         chart.addSeries(self.records)
         chart.addSeries(self.errors)
         chart.setMargins(QMargins(4, 4, 4, 4))
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignTop)
-        chart.setTitle("Throughput and errors")
+        chart.setTitle("Throughput, and the HTTP errors the client retried")
         self.x_axis = QValueAxis()
         self.x_axis.setTitleText("seconds")
         self.x_axis.setLabelFormat("%d")
@@ -37,8 +41,10 @@ class ThroughputChart(QChartView):
         self.x_axis.setTickInterval(10)
         self.y_axis = QValueAxis()
         self.y_axis.setLabelFormat("%d")
+        self.y_axis.setTitleText("records / s")
         self.y_errors = QValueAxis()
         self.y_errors.setLabelFormat("%d")
+        self.y_errors.setTitleText("retried / s")
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
         chart.addAxis(self.y_errors, Qt.AlignmentFlag.AlignRight)
@@ -49,6 +55,10 @@ class ThroughputChart(QChartView):
         self.setChart(chart)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumHeight(180)
+        self.setToolTip(
+            "Blue: records done per second. Red: calls CDP answered with an error (429, 500…) or not at all; the "
+            "client retries each, so they are not lost records. Records CDP rejected are listed in the Errors tab."
+        )
         self._top = 10.0
         self._top_errors = 5.0
         self.reset()
