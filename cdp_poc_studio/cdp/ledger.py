@@ -182,14 +182,32 @@ def _record(row: tuple[Any, ...]) -> LedgerRecord:
     )
 
 
-class RunLedger:
-    """The ledger of one run in `path` (created if new, reopened to resume). Thread-safe."""
+# The page cache of a reader (the studio's view of a run in progress): a few megabytes, so that reading the ledger of
+# a large run every second keeps the reading process's memory flat. The writer keeps its 64 MB cache for speed.
+READER_CACHE_KIB = 2048
 
-    def __init__(self, path: Path | str) -> None:
+
+class RunLedger:
+    """The ledger of one run in `path` (created if new, reopened to resume). Thread-safe.
+
+    `read_only` opens an existing ledger to look at it, perhaps while its run writes it from another process: no
+    schema is created, nothing can be written, and its page cache is small (`READER_CACHE_KIB`).
+    """
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no run ledger at {self.path}")
+            # Not SQLite's mode=ro: a read-only connection cannot remove the -wal and -shm files when it closes
+            # last, and would leave them in a finished run's folder.
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA query_only=ON")
+            self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+            return
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")

@@ -195,7 +195,7 @@ def read_ledger(folder: Path, failure_rows: int = FAILURE_ROWS) -> LedgerView | 
     if not path.exists():
         return None
     try:
-        with RunLedger(path) as ledger:
+        with RunLedger(path, read_only=True) as ledger:
             attempts: dict[str, list[dict[str, Any]]] = {}
             for attempt in ledger.batch_attempts():
                 attempts.setdefault(str(attempt["file"]), []).append(attempt)
@@ -266,7 +266,7 @@ def record_details(folder: Path, schema: ExtensionSchema, key: str, cancel: Canc
                 break
     if run.ledger.exists():
         try:
-            with RunLedger(run.ledger) as ledger:
+            with RunLedger(run.ledger, read_only=True) as ledger:
                 for lookup in (key, *order_refs):
                     records += ledger.find(lookup)
         except sqlite3.Error:

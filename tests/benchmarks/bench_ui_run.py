@@ -3,8 +3,11 @@
 A 10 ms timer heartbeat on the UI thread measures the longest stall while the pipeline works in its own child
 process (the studio's default; target: never over 100 ms), and the GUI process's RSS is sampled every second (target:
 flat). Run with `pytest tests/benchmarks/bench_ui_run.py -s`; figures are printed, no timing is asserted.
-`BENCH_GUESTS` changes the guest count. The run pulls back by audience export only: the REST read-back of 100,000
-guests one by one takes far longer than the rest of the run (about 40 guests a second on the sandbox, see the report).
+`BENCH_GUESTS` changes the guest count; `BENCH_TRACEMALLOC=1` also prints, for the GUI process, what grew between the
+start and the end of the send stage: Python allocations by line (tracemalloc) and resident memory by mapping (heap,
+anonymous arenas, each library and file), for the growth tracemalloc cannot see. The run pulls back by audience export
+only: the REST read-back of 100,000 guests one by one takes far longer than the rest of the run (about 40 guests a
+second on the sandbox, see the report).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+import tracemalloc
 from pathlib import Path
 
 import psutil
@@ -25,6 +29,29 @@ from tests.helpers.figures import report
 
 GUESTS = int(os.environ.get("BENCH_GUESTS", "100000"))
 HEARTBEAT_MS = 10
+TRACE = os.environ.get("BENCH_TRACEMALLOC") == "1"
+
+
+def resident_by_mapping(process: psutil.Process) -> dict[str, float]:
+    """Resident MB per mapping path ("[heap]", "[anon]" for arenas and mmaps, each .so and file)."""
+    return {m.path or "[anon]": m.rss / 1e6 for m in process.memory_maps(grouped=True)}
+
+
+def growth_rows(label: str, before: tuple[tracemalloc.Snapshot, dict[str, float]],
+                after: tuple[tracemalloc.Snapshot, dict[str, float]]) -> list[tuple[str, str]]:  # fmt: skip
+    rows = []
+    stats = after[0].compare_to(before[0], "lineno")
+    total = sum(s.size_diff for s in stats) / 1e6
+    rows.append((f"{label}: Python", f"{total:+.1f} MB traced in all; largest by line:"))
+    for stat in sorted(stats, key=lambda s: -abs(s.size_diff))[:12]:
+        frame = stat.traceback[0]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        rows.append(("", f"{stat.size_diff / 1e6:+7.2f} MB {stat.count_diff:+8,} blocks  {where}"))
+    maps = {path: after[1].get(path, 0.0) - before[1].get(path, 0.0) for path in before[1].keys() | after[1].keys()}
+    rows.append((f"{label}: resident", f"{sum(maps.values()):+.1f} MB in all; largest by mapping:"))
+    for path, mb in sorted(maps.items(), key=lambda item: -abs(item[1]))[:10]:
+        rows.append(("", f"{mb:+7.2f} MB  {path}"))
+    return rows
 
 
 def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path) -> None:
@@ -70,10 +97,17 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
             last[0] = now
 
         rss: list[tuple[float, float, str]] = []
+        # With BENCH_TRACEMALLOC: the GUI process's memory as each stage is first seen running, and after the run.
+        marks: dict[str, tuple[tracemalloc.Snapshot, dict[str, float]]] = {}
+
+        def mark(name: str) -> None:
+            if TRACE and name not in marks:
+                marks[name] = (tracemalloc.take_snapshot(), resident_by_mapping(process))
 
         def sample_memory() -> None:
             stage = next((s.name for s in run.view.stages.values() if s.status == "running"), "-")
             rss.append((clock.elapsed() / 1000, process.memory_info().rss / 1e6, stage))
+            mark(stage)
 
         heartbeat = QTimer()
         heartbeat.setInterval(HEARTBEAT_MS)
@@ -87,6 +121,8 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
         qtbot.wait(3000)
         idle = [gap for _, gap, _ in gaps]
         gaps.clear()
+        if TRACE:
+            tracemalloc.start(1)
         sample_memory()
         started = time.perf_counter()
         memory.start()
@@ -95,6 +131,7 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
             child = run.child_pid
         wall = time.perf_counter() - started
         sample_memory()
+        mark("end")
         window.go_to(5)  # the verify page fills its table and charts from the report
         qtbot.wait(500)
         heartbeat.stop()
@@ -130,6 +167,19 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
         rows.append(("RSS by stage", ", ".join(f"{n} {min(v):.0f}-{max(v):.0f} MB" for n, v in per_stage.items())))
         quarter = [rss[int(len(rss) * f)][1] for f in (0.25, 0.5, 0.75)]
         rows.append(("RSS at 25/50/75 % of the run", " / ".join(f"{mb:.0f} MB" for mb in quarter)))
+        sending = [mb for _, mb, stage in rss if stage == "send"]
+        if sending:
+            rows.append(("RSS during send", f"first {sending[0]:.0f} MB, last {sending[-1]:.0f} MB, growth "
+                         f"{sending[-1] - sending[0]:+.1f} MB (min {min(sending):.0f}, max {max(sending):.0f} MB, "
+                         f"{len(sending)} samples)"))  # fmt: skip
+        if TRACE:
+            tracemalloc.stop()
+            stages = [name for name in marks if name not in ("-", "end")]
+            after_send = stages[stages.index("send") + 1] if "send" in stages[:-1] else "end"
+            if "send" in marks:
+                rows += growth_rows("send", marks["send"], marks[after_send])
+            if "generate" in marks and "send" in marks:
+                rows += growth_rows("generate", marks["generate"], marks["send"])
         report(f"UI thread heartbeat and memory during a {GUESTS:,}-guest batch run in the GUI", rows)
     finally:
         window.document.set_modified(False)
