@@ -17,7 +17,7 @@ WINDOW_SECONDS = 120.0
 
 
 class ThroughputChart(QChartView):
-    """Appends one point per sample (two a second); the axes follow the data, never a full redraw of history."""
+    """Appends one point per sample (four a second); the axes follow the data, never a full redraw of history."""
 
     def __init__(self, run: RunController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,14 +76,20 @@ class ThroughputChart(QChartView):
     def add(self, sample: Sample) -> None:
         self.records.append(sample.seconds, sample.records_per_second)
         self.errors.append(sample.seconds, sample.errors_per_second)
-        for series in (self.records, self.errors):
-            if series.count() > 2 * WINDOW_SECONDS:
-                series.removePoints(0, series.count() - int(2 * WINDOW_SECONDS))
         start = max(0.0, sample.seconds - WINDOW_SECONDS)
         end = max(30.0, sample.seconds)
         if end > self.x_axis.max() or start > self.x_axis.min():
             # Whole 30-second steps, so that the tick labels stay round.
             self.x_axis.setRange(start - start % 30, end + 30 - end % 30)
+        # The points the axis no longer shows go: the series hold the window's points (however many a second the
+        # run samples), so a run of hours costs the chart no more than its first few minutes.
+        shown_from = self.x_axis.min()
+        for series in (self.records, self.errors):
+            hidden = 0
+            while hidden < series.count() and series.at(hidden).x() < shown_from:
+                hidden += 1
+            if hidden:
+                series.removePoints(0, hidden)
         if sample.records_per_second > self._top:
             self._top = sample.records_per_second * 1.25
             self.y_axis.setRange(0, self._top)
