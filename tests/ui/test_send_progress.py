@@ -9,6 +9,7 @@ import pytest
 
 from cdp_poc_studio.workers.tasks import TaskRunner
 from tests.helpers.studio import click, open_studio
+from tests.ui.layout_check import clipped_texts
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +29,13 @@ def test_the_read_back_row_shows_its_retries_before_its_first_guest(qtbot, make_
     page = window.send_page
     run = window.run
     rows: list[str] = []
+    clipped: list[str] = []
 
     def seen() -> None:
         stage = run.stage("readback")
         if stage.status == "running" and not stage.done:
             rows.append(page.stages.details["readback"].text())
+            clipped.extend(clipped_texts(page.stages))  # the long row wraps at the default size
 
     run.stages_changed.connect(seen)
     click(qtbot, page.send_button)
@@ -46,6 +49,7 @@ def test_the_read_back_row_shows_its_retries_before_its_first_guest(qtbot, make_
     assert "HTTP errors retried" in waiting[-1]
     after = rows[rows.index(waiting[0]) :]
     assert not any(row.endswith("· starting") for row in after)
+    assert not clipped
 
     chart = page.chart
     assert chart.errors.name() == "HTTP errors retried / s (right axis)"

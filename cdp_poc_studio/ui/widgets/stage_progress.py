@@ -38,6 +38,8 @@ class StageProgressPanel(QWidget):
             bar.setTextVisible(True)
             detail = QLabel()
             detail.setObjectName(f"stageDetail_{name}")
+            # A stage fighting errors says a lot (calls in flight, retries, the next retry): wrap, never clip.
+            detail.setWordWrap(True)
             layout.addWidget(label, row, 0)
             layout.addWidget(bar, row, 1)
             layout.addWidget(detail, row, 2)
