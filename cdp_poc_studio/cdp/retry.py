@@ -81,6 +81,12 @@ class wait_retry_after(wait_base):  # noqa: N801 - tenacity's naming
         return backoff
 
 
+def retried_status(status: int | None) -> bool:
+    """Whether the client retries a call that ended with this HTTP status (None: no answer). A 4xx other than
+    429 is CDP refusing the request: it is not retried, and for a record it means the record was rejected."""
+    return status is None or status == 429 or status >= 500
+
+
 def error_label(exc: BaseException | None) -> str:
     """A failed call in a word or two for people: its HTTP status, "timeout" or "no answer"."""
     if isinstance(exc, CdpApiError):

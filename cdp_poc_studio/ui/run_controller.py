@@ -21,6 +21,7 @@ from typing import Literal
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from cdp_poc_studio.cdp.requestlog import LoggedRequest
+from cdp_poc_studio.cdp.retry import retried_status
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.progress import STAGE_LABELS, CancelToken, Stage, StageEvent, StageState, Unit
 from cdp_poc_studio.domain.schema import ExtensionSchema
@@ -32,7 +33,6 @@ from cdp_poc_studio.roundtrip.scenario import Scenario, load_scenario
 from cdp_poc_studio.roundtrip.source.rows import resolve_source
 from cdp_poc_studio.targets.target import TargetError, TargetPlan, profile_plan, sandbox_plan
 from cdp_poc_studio.ui.context import StudioContext
-from cdp_poc_studio.ui.qmodels.request_table import is_error
 from cdp_poc_studio.workers.request_feed import RequestFeed
 from cdp_poc_studio.workers.run_process import RunProcess
 from cdp_poc_studio.workers.tasks import Job, Report
@@ -63,8 +63,9 @@ class StageView:
     rate: float | None = None
     eta: float | None = None
     message: str = ""
-    # HTTP errors seen while this stage ran, by status ("no answer" when there was none): retried by the client,
-    # so they are not rejected records, but the user should see that the stage is fighting them.
+    # HTTP errors the client retried while this stage ran (429, 5xx, "no answer"), by status: not rejected records,
+    # but the user should see that the stage is fighting them. Other 4xx are CDP refusing a record: the Errors tab
+    # lists those records.
     http_errors: Counter[str] = field(default_factory=Counter)
     # The retries the stage itself counted (its events): said until the request log's errors, by status, arrive.
     retries: int = 0
@@ -113,7 +114,7 @@ def _duration(seconds: float) -> str:
 class Sample:
     seconds: float
     records_per_second: float
-    # Calls answered with an HTTP error (or not at all), which the client retries: not records lost.
+    # Calls answered with an HTTP error (or not at all) that the client retries: not records lost.
     errors_per_second: float
 
 
@@ -158,7 +159,8 @@ class RunController(QObject):
         self.error: str | None = None
         self.outcome: Literal["none", "running", "finished", "failed", "cancelled"] = "none"
         self.view = RunView()
-        # Every HTTP error of the current run, by status (the Errors tab's count beside the rejected records).
+        # Every HTTP error of the current run that the client retried, by status (the Errors tab's count beside
+        # the rejected records).
         self.http_errors: Counter[str] = Counter()
         self._job: Job | None = None
         self._child: RunProcess | None = None
@@ -412,11 +414,12 @@ class RunController(QObject):
         if self.outcome == "none":
             return
         # Entries of this run arrive up to a feed interval late: count them even after it ended.
-        errors = [entry for entry in entries if is_error(entry) and entry.started_at >= self._started_wall]
-        self._count_http_errors([str(e.status) if e.status is not None else "no answer" for e in errors])
+        retried = [e for e in entries if retried_status(e.status) and e.started_at >= self._started_wall]
+        self._count_http_errors([str(e.status) if e.status is not None else "no answer" for e in retried])
 
     def _on_child_http_error(self, status: str) -> None:
-        self._count_http_errors([status])
+        if retried_status(int(status) if status.isdigit() else None):
+            self._count_http_errors([status])
 
     def _count_http_errors(self, statuses: list[str]) -> None:
         if not statuses:

@@ -55,3 +55,24 @@ def test_the_read_back_row_shows_its_retries_before_its_first_guest(qtbot, make_
     assert chart.errors.name() == "HTTP errors retried / s (right axis)"
     assert chart.y_errors.titleText() == "retried / s"
     assert "not lost records" in chart.toolTip()
+
+
+def test_an_error_that_is_not_retried_is_a_rejected_record_not_a_retry(qtbot, make_window) -> None:
+    """A 400 is CDP refusing a record, which the client does not retry: the Errors tab counts it once, as a
+    rejected record, and neither the read-back row nor the chart's red line counts it as retried."""
+    window = open_studio(qtbot, make_window, "travel_bookings", guests=4, load="rest", runner=TaskRunner())
+    connect = window.connect_page
+    with qtbot.waitSignal(connect.faults_changed, timeout=10_000):
+        connect.apply_faults(["status=400,count=1,path=/v2.1/guests,method=POST"])
+    window.go_to(4)
+    page = window.send_page
+    run = window.run
+    click(qtbot, page.send_button)
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    window.request_feed.flush()
+    qtbot.waitUntil(lambda: "rejected" in page.errors_note.text(), timeout=10_000)
+    assert re.fullmatch(r"Errors \(\d+\)", page.tabs.tabText(page.errors_tab_index))
+    assert "retried" not in page.errors_note.text()
+    assert not run.http_errors
+    assert "retried" not in run.stage("send").detail()
+    assert sum(sample.errors_per_second for sample in run.view.samples) == 0
