@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # Qt is imported lazily, so that the command line can check f
 
     from cdp_poc_studio.cdp.secrets import SecretStore
     from cdp_poc_studio.targets.sandbox_process import SandboxOptions
+    from cdp_poc_studio.ui.context import StudioContext
     from cdp_poc_studio.ui.dialogs import Dialogs
     from cdp_poc_studio.ui.main_window import MainWindow
     from cdp_poc_studio.workers.tasks import TaskRunner
@@ -90,7 +91,20 @@ def create_main_window(
         batch_poll_seconds=batch_poll_seconds,
         run_in_child_process=run_in_child_process,
     )
+    _adopt_left_sandbox(context)
     return MainWindow(context)
+
+
+def _adopt_left_sandbox(context: StudioContext) -> None:
+    """A sandbox an earlier window left running for a run that went on is taken back, before anything could start a
+    second one on the same database."""
+    from cdp_poc_studio.roundtrip.live_run import live_runs
+
+    for status in live_runs(context.runs_root):
+        handover = status.live.claim_sandbox()
+        if handover is not None:
+            context.sandbox.adopt(handover)
+            return
 
 
 def _application(argv: list[str]) -> QApplication:

@@ -619,9 +619,13 @@ def lookalike_command(scenario_path: Path, rows: int, out: Path | None) -> None:
 @_OUTPUT
 def resume_command(folder: Path, output: str) -> None:
     """Complete a cancelled, crashed or waiting run: stages already done are not repeated, nothing is sent twice."""
+    from cdp_poc_studio.roundtrip.live_run import running_in_own_process
     from cdp_poc_studio.roundtrip.pipeline import Pipeline
 
     run, state = _run_folder(folder)
+    problem = running_in_own_process(folder)
+    if problem:
+        raise ConfigError(problem)
     scenario, schema = _load_scenario(run.scenario)
     from cdp_poc_studio.targets.target import needed_secrets
 

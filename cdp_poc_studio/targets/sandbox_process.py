@@ -64,6 +64,9 @@ class SandboxOptions:
         return argv
 
 
+_DISOWNED: list[SandboxProcess] = []
+
+
 class SandboxProcess:
     """One sandbox child process.
 
@@ -179,6 +182,14 @@ class SandboxProcess:
         self._process = None
         self.base_url = None
         return process.returncode
+
+    def disown(self) -> None:
+        """Leave the child running past this object (a run left going uses it, and stops it by its pid).
+
+        The object stays referenced until this process exits: its reader threads keep draining the child's output
+        meanwhile, and a Popen collected while its child runs warns that it was leaked.
+        """
+        _DISOWNED.append(self)
 
     def __enter__(self) -> SandboxProcess:
         self.start()

@@ -34,6 +34,7 @@ from cdp_poc_studio.cdp.requestlog import LoggedRequest
 from cdp_poc_studio.domain.errors import CdpApiError
 from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.live_run import live_runs
 from cdp_poc_studio.roundtrip.run_jobs import list_runs
 from cdp_poc_studio.roundtrip.scenario import ScenarioError
 from cdp_poc_studio.ui.context import StudioContext
@@ -651,10 +652,16 @@ class MainWindow(QMainWindow):
         return True
 
     def offer_resume(self) -> bool:
-        """At start: offer to complete the newest interrupted run (cancelled, or the studio closed mid-run)."""
+        """At start: offer to re-attach to a run left going when the studio closed, or else to complete the newest
+        interrupted run (cancelled, or the studio closed on it)."""
+        if self.run.running:
+            return False
+        if self.offer_reattach():
+            return True
+        live = {s.folder.resolve() for s in live_runs(self.context.runs_root) if s.folder and s.liveness == "running"}
         recent = list_runs(self.context.runs_root, limit=20)
-        runs = [r for r in recent if not r.complete and r.state.verdict != "waiting"]
-        if not runs or self.run.running:
+        runs = [r for r in recent if not r.complete and r.state.verdict != "waiting" and r.path.resolve() not in live]
+        if not runs:
             return False
         latest = runs[0]
         question = (f"The run {latest.path.name} of “{latest.state.scenario_name}” did not finish "
@@ -675,6 +682,36 @@ class MainWindow(QMainWindow):
                 sandbox.start(self.document.scenario.target.snapshot)
             return True
         self.send_page.resume(latest.path)
+        return True
+
+    def offer_reattach(self) -> bool:
+        """A run left going when a window closed: follow it again here (still running, or ended meanwhile)."""
+        statuses = live_runs(self.context.runs_root)
+        for status in statuses:
+            if status.liveness == "lost":  # its process died without a word: the run folder is offered for resuming
+                status.live.remove()
+        running = [s for s in statuses if s.liveness == "running"]
+        ended = [s for s in statuses if s.liveness == "ended"]
+        if not running and not ended:
+            return False
+        status = (running or ended)[0]
+        name = status.folder.name if status.folder else "A run"
+        if status.liveness == "running":
+            title = "Re-attach to the running run?"
+            question = (f"{name} is still running: it went on when the studio was closed. Follow it here? If not, "
+                        "it goes on, and the studio offers this again next time.")  # fmt: skip
+        else:
+            title = "A run ended while the studio was closed"
+            question = f"{name} went on when the studio was closed, and has ended ({status.outcome}). Show it?"
+        if not self.context.dialogs.confirm(self, title, question):
+            if status.liveness == "ended":
+                status.live.remove()  # its run folder has all of it, in the Runs list
+            return False
+        self.go_to(self.pages.index(self.send_page))
+        problem = self.run.attach(status)
+        if problem:
+            self.statusBar().showMessage(problem, 10_000)
+            return False
         return True
 
     def shutdown(self) -> None:

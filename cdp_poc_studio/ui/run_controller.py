@@ -25,6 +25,7 @@ from cdp_poc_studio.cdp.retry import retried_status
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.progress import STAGE_LABELS, CancelToken, Stage, StageEvent, StageState, Unit
 from cdp_poc_studio.domain.schema import ExtensionSchema
+from cdp_poc_studio.roundtrip.live_run import LiveStatus, running_in_own_process
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
@@ -164,6 +165,8 @@ class RunController(QObject):
         self.http_errors: Counter[str] = Counter()
         self._job: Job | None = None
         self._child: RunProcess | None = None
+        # Whether the child's target is the studio's sandbox (handed over to the run when the window closes on it).
+        self._child_on_sandbox = True
         self._started = 0.0
         self._started_wall = 0.0
         self._history: deque[tuple[float, str, int]] = deque(maxlen=int(RATE_WINDOW / SAMPLE_SECONDS) + 1)
@@ -244,7 +247,7 @@ class RunController(QObject):
             # The schema inlined: the child needs nothing but the scenario (and the target in its environment).
             as_sent = scenario.model_copy(update={"schema_file": None, "extensions": schema})
             self._begin(scenario, schema, None)
-            self._start_child(plan, lambda child: child.start_new(as_sent, runs_root))
+            self._start_child(lambda child: child.start_new(plan, as_sent), plan)
             return None
         log = self.context.request_log
 
@@ -273,6 +276,9 @@ class RunController(QObject):
         problem = self._resumable(state)
         if problem:
             return problem
+        problem = running_in_own_process(folder)
+        if problem:
+            return problem
         plan = self.target_plan(self._as_run_target(scenario, state))
         if isinstance(plan, str):
             return plan
@@ -283,17 +289,42 @@ class RunController(QObject):
                 return Pipeline(scenario, schema, run, target, progress=ProgressThrottle(report), cancel=cancel).run()
 
         self._begin(scenario, schema, folder)
+        self._show_done_before(state)
+        if self.context.run_in_child_process:
+            self._start_child(lambda child: child.start_resume(plan, folder), plan)
+            return None
+        self._submit(body)
+        return None
+
+    def attach(self, status: LiveStatus) -> str | None:
+        """Follow a run going on in a process of its own (left running when a window closed): its progress from
+        the start of its channel, then its outcome, as if it had been started here."""
+        if self.running:
+            return "a run is in progress"
+        scenario: Scenario | None = None
+        schema: ExtensionSchema | None = None
+        state: RunState | None = None
+        if status.folder is not None:
+            run = RunFolder(status.folder)
+            try:
+                state = run.load_state()
+                scenario = load_scenario(run.scenario)
+                schema = scenario.resolved_schema(run.path)
+            except (FileNotFoundError, ValueError):
+                state = None  # not written yet: its stages fill in as the channel is read
+        self._begin(scenario, schema, status.folder)
+        if state is not None:
+            self._show_done_before(state)
+        self._follow(RunProcess.attach(status, self))
+        return None
+
+    def _show_done_before(self, state: RunState) -> None:
         for name, timing in state.stages.items():
             if name in self.view.stages and timing.status in ("done", "skipped"):
                 stage = self.view.stages[name]
                 stage.status = timing.status
                 stage.done, stage.total = timing.records, timing.records or None
                 stage.message = timing.note or ("done before" if timing.status == "done" else stage.message)
-        if self.context.run_in_child_process:
-            self._start_child(plan, lambda child: child.start_resume(folder))
-            return None
-        self._submit(body)
-        return None
 
     def _as_run_target(self, scenario: Scenario, state: RunState) -> Scenario:
         if state.target_kind == "profile":
@@ -315,13 +346,13 @@ class RunController(QObject):
             return "this run went to a throwaway (in-memory) sandbox that has been stopped since: its data is gone"
         return None
 
-    def _begin(self, scenario: Scenario, schema: ExtensionSchema, folder: Path | None) -> None:
+    def _begin(self, scenario: Scenario | None, schema: ExtensionSchema | None, folder: Path | None) -> None:
         self.scenario, self.schema, self.folder = scenario, schema, folder
-        self.load = scenario.integration.load
+        self.load = scenario.integration.load if scenario is not None else "batch"
         self.report = None
         self.error = None
         self.outcome = "running"
-        self._reset_stages(self._enabled(scenario))
+        self._reset_stages(self._enabled(scenario) if scenario is not None else [])
         self._started = time.monotonic()
         self._started_wall = time.time()
         self._history.clear()
@@ -356,14 +387,18 @@ class RunController(QObject):
             on_finished=self._on_job_finished,
         )
 
-    def _start_child(self, plan: TargetPlan, start: Callable[[RunProcess], None]) -> None:
-        child = RunProcess(plan, self)
+    def _start_child(self, start: Callable[[RunProcess], None], plan: TargetPlan) -> None:
+        child = RunProcess(self.context.runs_root, self)
+        self._child_on_sandbox = plan.kind == "sandbox"
+        self._follow(child)
+        start(child)
+
+    def _follow(self, child: RunProcess) -> None:
         child.folder_known.connect(self._on_folder_known)
         child.progressed.connect(self._on_job_progressed)
         child.http_error.connect(self._on_child_http_error)
         child.ended.connect(self._on_child_ended)
         self._child = child
-        start(child)
 
     @property
     def child_pid(self) -> int | None:
@@ -379,22 +414,39 @@ class RunController(QObject):
     @property
     def can_leave(self) -> bool:
         """Whether the run can go on without the window (only a run in its own process can)."""
-        return False
+        return self._child is not None and self._child.running
 
     def stop(self) -> None:
         """Cancel before the window closes; the run folder stays resumable. The window's shutdown waits for a job;
         a child process is waited for here (it stops at its next step)."""
         self.cancel()
         if self._child is not None and not self._child.wait(CHILD_STOP_MSECS):
-            self._child.process.kill()  # the ledger makes a resumed send idempotent
+            self._child.kill()  # the ledger makes a resumed send idempotent
 
     def detach(self) -> None:
-        """Leave the run going without the window (a run in its own process)."""
+        """Leave the run going without the window, which a window opened later can re-attach to. A run on the
+        embedded sandbox keeps the sandbox: the run stops it when it ends, unless a window has taken it back."""
+        child = self._child
+        if child is None:
+            return
+        sandbox = self.context.sandbox
+        handover = sandbox.handover() if self._child_on_sandbox else None
+        if child.detach(handover) and handover is not None:
+            sandbox.release()
+        self._child = None
+        self._timer.stop()
 
     # -- progress ---------------------------------------------------------------------------------------------
 
     def _on_folder_known(self, path: str) -> None:
         self.folder = Path(path)
+        if self.scenario is None:  # attached before the run had its folder: its scenario is there now
+            try:
+                self.scenario = load_scenario(RunFolder(self.folder).scenario)
+                self.schema = self.scenario.resolved_schema(self.folder)
+                self.load = self.scenario.integration.load
+            except (FileNotFoundError, ValueError):
+                pass
         sandbox = self.context.sandbox
         sandbox.session_runs.add(self.folder.name)
         self.folder_opened.emit(path)

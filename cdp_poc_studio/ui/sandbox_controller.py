@@ -8,13 +8,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+import psutil
 from PySide6.QtCore import QObject, Signal
 
 from cdp_poc_studio.cdp.http import tls_verify
 from cdp_poc_studio.domain.progress import CancelToken
+from cdp_poc_studio.roundtrip.live_run import ProcessId, SandboxHandover
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess, SnapshotMode, default_sandbox_db
 from cdp_poc_studio.workers.tasks import Report, TaskRunner
+
+
+class _AdoptedSandbox:
+    """A sandbox process this window did not start (left running by an earlier one): stopped by its process id."""
+
+    def __init__(self, handover: SandboxHandover) -> None:
+        self.handover = handover
+        self.certificate = handover.certificate
+
+    @property
+    def pid(self) -> int:
+        return self.handover.process.pid
+
+    def stop(self) -> None:
+        self.handover.process.stop()
+
 
 State = Literal["stopped", "starting", "running", "stopping", "failed"]
 
@@ -123,6 +141,35 @@ class SandboxController(QObject):
 
     def restart(self, snapshot: SnapshotMode | None = None) -> None:
         self.stop(then=lambda: self.start(snapshot))
+
+    def handover(self) -> SandboxHandover | None:
+        """The running sandbox as a run left going can stop it when it ends; None when it is not running."""
+        process = self._process
+        pid = getattr(process, "pid", None)
+        if self.state != "running" or not self.base_url or not pid:
+            return None
+        try:
+            identity = ProcessId.of(pid)
+        except psutil.Error:
+            return None
+        return SandboxHandover(identity, self.base_url, self.options.db_path, self.options.snapshot, self.certificate)
+
+    def release(self) -> None:
+        """Forget the sandbox process without stopping it: a run left going owns it now."""
+        disown = getattr(self._process, "disown", None)
+        if disown is not None:
+            disown()
+        self._process = None
+        self.base_url = None
+        self.state, self.detail = "stopped", "left running for a run that goes on without the studio"
+
+    def adopt(self, handover: SandboxHandover) -> None:
+        """Take over a sandbox left running for a run (`release` in an earlier window) instead of starting one."""
+        self._process = _AdoptedSandbox(handover)
+        self.base_url = handover.base_url
+        self.options.db_path = handover.db_path
+        self.options.snapshot = "nightly" if handover.snapshot == "nightly" else "immediate"
+        self._set("running", f"running at {handover.base_url} (kept running for a run while the studio was closed)")
 
     def stop_now(self) -> None:
         """On quit: stop synchronously (SIGTERM, then kill), whatever the state."""

@@ -1,15 +1,17 @@
-"""The studio's round trip in a child process: `python -m cdp_poc_studio.workers.run_child`, Qt-free.
+"""The studio's round trip in a process of its own: `python -m cdp_poc_studio.workers.run_child RUNS_ROOT ID`, Qt-free.
 
 The studio (`workers.run_process`) starts it so that a long run never competes with the window for the interpreter
-lock. The protocol, one JSON object a line:
+lock, and so that the run can go on when the window closes and be followed again by the next one. It talks through
+the files of `roundtrip.live_run` under `RUNS_ROOT/.live/ID.*`, never through pipes that die with the window:
 
-- stdin, first line: the job, `{"new": {"scenario": TOML, "runs_root": PATH}}` or `{"resume": RUN_DIR}`; any later
-  line (`"cancel"`) or stdin closing cancels the run, which stops as the pipeline's CancelToken stops it.
+- the job, `ID.job.json`: `{"new": {"scenario": TOML, "runs_root": PATH}}` or `{"resume": RUN_DIR}`;
 - the environment: `CDP_POC_STUDIO_RUN_TARGET`, how to reach the target (URL, certificate, sandbox database; no
-  secrets), and the secrets in the usual `CDP_CLIENT_KEY`... variables: never on the command line or in a file.
-- stdout: `{"folder": PATH}` once the run folder is known, `{"event": StageEvent}` (ten a second per stage at
-  most), `{"http_error": STATUS}` per failed call, and last `{"outcome": "finished" | "failed" | "cancelled",
-  "error": TEXT}`. The report itself is read from the run folder.
+  secrets), and the secrets in the usual `CDP_CLIENT_KEY`... variables: never on the command line or in a file;
+- the channel, `ID.ndjson`: `{"process": ...}` first, `{"folder": PATH}` once the run folder is known, `{"event":
+  StageEvent}` (ten a second per stage at most), `{"http_error": STATUS}` per failed call, and last `{"outcome":
+  "finished" | "failed" | "cancelled", "error": TEXT}`. The report itself is read from the run folder;
+- cancel: `ID.cancel` appearing, checked a few times a second; the run stops as the pipeline's CancelToken stops it;
+- when it ends, it stops the embedded sandbox if the studio handed it over on closing (`ID.sandbox.json`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -26,6 +28,7 @@ from cdp_poc_studio.cdp.profiles import ConnectionProfile
 from cdp_poc_studio.cdp.requestlog import LoggedRequest, RequestLog
 from cdp_poc_studio.cdp.secrets import ENV_VARS, Credentials, SecretName
 from cdp_poc_studio.domain.progress import Cancelled, CancelToken, Progress, StageEvent
+from cdp_poc_studio.roundtrip.live_run import ChannelWriter, LiveRun, ProcessId
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.preflight import run_problems
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
@@ -74,32 +77,40 @@ def plan_from_environment(environ: dict[str, str] | os._Environ[str]) -> TargetP
     )
 
 
-class _Out:
-    """stdout as JSON lines, one writer at a time (the REST sender reports from several threads)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def write(self, message: dict[str, Any]) -> None:
-        line = orjson.dumps(message) + b"\n"
-        with self._lock:
-            self._stream.write(line)
-            self._stream.flush()
+CANCEL_POLL_SECONDS = 0.2
 
 
-def _watch_stdin(stream: IO[bytes], cancel: CancelToken) -> None:
-    """Any line after the job, or the studio going away (end of input), stops the run."""
-    stream.readline()
-    cancel.cancel()
+def _watch_cancel(live: LiveRun, cancel: CancelToken, ended: threading.Event) -> None:
+    while not ended.wait(CANCEL_POLL_SECONDS):
+        if live.cancel_requested():
+            cancel.cancel()
+            return
 
 
-def main() -> int:
-    out = _Out(sys.stdout.buffer)
-    stdin = sys.stdin.buffer
-    job: dict[str, Any] = orjson.loads(stdin.readline() or b"{}")
+def main(argv: list[str] | None = None) -> int:
+    root, live_id = (argv if argv is not None else sys.argv[1:])[:2]
+    live = LiveRun(Path(root), live_id)
+    out = ChannelWriter(live.channel)
+    out.write({"process": ProcessId.current().as_json()})
+    try:
+        return _run(live, out)
+    finally:
+        # A sandbox the studio left to this run is stopped now, unless a studio took it back meanwhile.
+        handover = live.claim_sandbox()
+        if handover is not None:
+            handover.process.stop()
+        out.close()
+
+
+def _run(live: LiveRun, out: ChannelWriter) -> int:
+    try:
+        job = live.take_job()
+    except (OSError, ValueError) as exc:
+        out.write({"outcome": "failed", "error": f"the run's job could not be read: {exc}"})
+        return 1
     cancel = CancelToken()
-    threading.Thread(target=_watch_stdin, args=(stdin, cancel), name="run-child-stdin", daemon=True).start()
+    ended = threading.Event()
+    threading.Thread(target=_watch_cancel, args=(live, cancel, ended), name="run-child-cancel", daemon=True).start()
 
     def progress(event: Progress) -> None:
         if isinstance(event, StageEvent):  # a run reports only stage events
@@ -138,6 +149,8 @@ def main() -> int:
     except Exception as exc:  # the studio shows it; the run folder stays resumable
         out.write({"outcome": "failed", "error": str(exc) or type(exc).__name__})
         return 1
+    finally:
+        ended.set()
     out.write({"outcome": "cancelled" if cancel.cancelled else "finished", "error": ""})
     return 0
 

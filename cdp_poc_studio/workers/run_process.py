@@ -1,27 +1,39 @@
-"""A round trip in its own process (`workers.run_child`), observed from the UI thread through a QProcess.
+"""A round trip in its own process (`workers.run_child`), followed from the UI thread through its channel file.
 
-The child's JSON lines arrive on the UI thread's event loop as `readyReadStandardOutput`; each is parsed into a
-signal. Nothing here waits on the child, so the window never stalls on the run, however large.
+The child is started detached from the window (`QProcess.startDetached`: its own session, no pipes, not the
+window's child), so that closing the window can leave it going. It writes its messages to
+`<runs root>/.live/<id>.ndjson` (`roundtrip.live_run`), which a timer on the UI thread reads a chunk at a time and
+turns into signals. A window opened later follows the same run by attaching to its channel. Nothing here waits on
+the child, so the window never stalls on the run, however large.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-import orjson
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from cdp_poc_studio.domain.progress import StageEvent
+from cdp_poc_studio.roundtrip.live_run import (
+    ChannelReader,
+    LiveRun,
+    LiveStatus,
+    ProcessId,
+    SandboxHandover,
+    starting,
+)
 from cdp_poc_studio.roundtrip.scenario import Scenario, dump_scenario
 from cdp_poc_studio.targets.target import TargetPlan
 from cdp_poc_studio.workers.run_child import plan_environment
 
-STDERR_KEPT = 4000
+POLL_MSECS = 100
 
 
 class RunProcess(QObject):
-    """One child run: a new one (`start_new`) or a resumed run folder (`start_resume`).
+    """One run in its own process: started here (`start_new`, `start_resume`) or already going (`attach`).
 
     Signals:
         folder_known(str): the run folder the child writes.
@@ -35,93 +47,152 @@ class RunProcess(QObject):
     http_error = Signal(str)
     ended = Signal(str, str)
 
-    def __init__(self, plan: TargetPlan, parent: QObject | None = None) -> None:
+    def __init__(self, runs_root: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._plan = plan
-        self._buffer = b""
-        self._stderr = b""
+        self._root = runs_root
+        self.live: LiveRun | None = None
+        self._process: ProcessId | None = None
+        self._reader: ChannelReader | None = None
         self._outcome: tuple[str, str] | None = None
         self._cancelled = False
         self._ended = False
-        self.process = QProcess(self)
-        self.process.readyReadStandardOutput.connect(self._on_stdout)
-        self.process.readyReadStandardError.connect(self._on_stderr)
-        self.process.finished.connect(self._on_finished)
-        self.process.errorOccurred.connect(self._on_error)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MSECS)
+        self._timer.timeout.connect(self.poll)
+
+    @classmethod
+    def attach(cls, status: LiveStatus, parent: QObject | None = None) -> RunProcess:
+        """Follow a run another window started (and left going), from the start of its channel."""
+        child = cls(status.live.root, parent)
+        child.live, child._process = status.live, status.process
+        child._reader = ChannelReader(status.live.channel)
+        child._timer.start()
+        return child
 
     @property
-    def pid(self) -> int:
-        return int(self.process.processId())
+    def pid(self) -> int | None:
+        """The run's process id, once its process has written it (a moment after starting)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:
-        return self.process.state() != QProcess.ProcessState.NotRunning
+        if self._process is not None:
+            return self._process.alive()
+        return self.live is not None and starting(self.live)
 
-    def start_new(self, scenario: Scenario, runs_root: Path) -> None:
-        self._start({"new": {"scenario": dump_scenario(scenario), "runs_root": str(runs_root)}})
+    def start_new(self, plan: TargetPlan, scenario: Scenario) -> None:
+        self._start(plan, {"new": {"scenario": dump_scenario(scenario), "runs_root": str(self._root)}})
 
-    def start_resume(self, folder: Path) -> None:
-        self._start({"resume": str(folder)})
+    def start_resume(self, plan: TargetPlan, folder: Path) -> None:
+        self._start(plan, {"resume": str(folder)})
 
-    def _start(self, job: dict[str, object]) -> None:
-        env = QProcessEnvironment.systemEnvironment()
-        for name, value in plan_environment(self._plan).items():
-            env.insert(name, value)  # secrets travel in the environment only, never as arguments
-        self.process.setProcessEnvironment(env)
-        self.process.start(sys.executable, ["-m", "cdp_poc_studio.workers.run_child"])
-        self.process.write(orjson.dumps(job) + b"\n")
+    def _start(self, plan: TargetPlan, job: dict[str, object]) -> None:
+        live = self.live = LiveRun.new(self._root)
+        live.write_job(job)
+        process = QProcess()
+        environment = QProcessEnvironment.systemEnvironment()
+        for name, value in plan_environment(plan).items():
+            environment.insert(name, value)  # secrets travel in the environment only, never as arguments or files
+        process.setProcessEnvironment(environment)
+        process.setProgram(sys.executable)
+        process.setArguments(["-m", "cdp_poc_studio.workers.run_child", str(self._root), live.id])
+        process.setStandardErrorFile(str(live.stderr_file))
+        # Its process id comes as the first line of its channel (this binding of startDetached does not return it).
+        if not process.startDetached():
+            live.remove()
+            self._end("failed", f"the run could not start a process for itself: {process.errorString()}")
+            return
+        self._reader = ChannelReader(live.channel)
+        self._timer.start()
 
     def cancel(self) -> None:
         """Ask the child to stop; it ends the current step and leaves the run folder resumable."""
-        if self.running and not self._cancelled:
+        if self.live is not None and not self._cancelled and not self._ended:
             self._cancelled = True
-            self.process.write(b'"cancel"\n')
+            self.live.request_cancel()
 
     def wait(self, msecs: int) -> bool:
         """Block until the child has exited (closing the window, tests); True when it has."""
-        if not self.running:
-            return True
-        done = self.process.waitForFinished(msecs)
-        self._on_stdout()
+        deadline = time.monotonic() + msecs / 1000
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done = not self.running
+        self.poll()
         return done
 
-    def _on_stdout(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput().data())
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                self._handle(orjson.loads(line))
+    def kill(self) -> None:
+        if self._process is not None:
+            self._process.stop(grace=0.0)
 
-    def _handle(self, message: dict[str, object]) -> None:
+    def detach(self, sandbox: SandboxHandover | None) -> bool:
+        """Stop following the run and leave it going; with `sandbox`, the run stops that sandbox when it ends.
+
+        Returns whether the sandbox was handed over: not when the run has already ended (its process would never
+        see it), in which case the window stops its sandbox itself.
+        """
+        self._timer.stop()
+        self._ended = True
+        live = self.live
+        if live is None or sandbox is None:
+            return False
+        live.hand_over_sandbox(sandbox)
+        # The child writes its outcome before it looks for a handed-over sandbox: no outcome yet means it will.
+        if self._outcome is None and not any("outcome" in m for m in self._drain()) and self.running:
+            return True
+        return live.claim_sandbox() is None  # the child took it first: it stops it
+
+    def _drain(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        if self._reader is not None:
+            while batch := self._reader.read():
+                messages += batch
+        return messages
+
+    def poll(self) -> None:
+        """Take what the child wrote since the last poll; end once it has exited and everything is read."""
+        if self._reader is None or self._ended:
+            return
+        for message in self._reader.read():
+            self._handle(message)
+        if self._ended or self.running:
+            return
+        for message in self._drain():  # the last lines, written just before it exited
+            self._handle(message)
+        self._finish()
+
+    def _handle(self, message: dict[str, Any]) -> None:
         if "event" in message:
             self.progressed.emit(StageEvent.model_validate(message["event"]))
         elif "http_error" in message:
             self.http_error.emit(str(message["http_error"]))
         elif "folder" in message:
             self.folder_known.emit(str(message["folder"]))
+        elif "process" in message and self._process is None:
+            self._process = ProcessId.from_json(message["process"])
         elif "outcome" in message:
             self._outcome = (str(message["outcome"]), str(message.get("error") or ""))
 
-    def _on_stderr(self) -> None:
-        self._stderr = (self._stderr + bytes(self.process.readAllStandardError().data()))[-STDERR_KEPT:]
-
-    def _on_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            self._end("failed", f"the run could not start a process for itself: {self.process.errorString()}")
-
-    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        self._on_stdout()
+    def _finish(self) -> None:
         if self._outcome is not None:
             self._end(*self._outcome)
-            return
-        if self._cancelled:
+        elif self._cancelled:
             self._end("cancelled", "")
-            return
-        last = self._stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        self._end("failed", f"the run's process ended unexpectedly (exit code {code}): {last[0]}")
+        else:
+            self._end("failed", f"the run's process ended unexpectedly: {self._last_error_line()}")
+        if self.live is not None:
+            self.live.remove()
+
+    def _last_error_line(self) -> str:
+        try:
+            text = self.live.stderr_file.read_bytes()[-4000:].decode(errors="replace") if self.live else ""
+        except OSError:
+            text = ""
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return lines[-1] if lines else "no message"
 
     def _end(self, outcome: str, error: str) -> None:
         if self._ended:
             return
         self._ended = True
+        self._timer.stop()
         self.ended.emit(outcome, error)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psutil
 import pytest
 
 from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
@@ -40,12 +41,14 @@ def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_wind
 
     click(qtbot, page.send_button)
     assert run.running
+    qtbot.waitUntil(lambda: run.child_pid is not None, timeout=30_000)  # its first line gives its process id
     pid = run.child_pid
     assert pid is not None
     assert pid != os.getpid()
-    # The secrets reach the child through its environment, never its command line.
-    arguments = " ".join(run._child.process.arguments()) if run._child is not None else ""
-    assert sandbox.options.api_token not in arguments
+    # The secrets reach the child through its environment, never its command line or its job file.
+    assert sandbox.options.api_token not in " ".join(psutil.Process(pid).cmdline())
+    live = window.context.runs_root / ".live"
+    assert not any(sandbox.options.api_token.encode() in path.read_bytes() for path in live.iterdir())
     qtbot.waitUntil(lambda: run.folder is not None and run.stage("send").done >= 10, timeout=60_000)
     folder = run.folder
     assert folder is not None
@@ -64,7 +67,8 @@ def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_wind
     with qtbot.waitSignal(run.run_finished, timeout=120_000) as finished:
         click(qtbot, page.resume_button)
         assert run.running
-        assert run.child_pid not in (None, pid, os.getpid())
+        qtbot.waitUntil(lambda: run.child_pid is not None or not run.running, timeout=30_000)
+        assert run.child_pid not in (pid, os.getpid())
     report = finished.args[0]
     assert report.verdict == "passed", report.verdict
     assert run.stage("send").status == "done"

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import Shiboken
 
 from cdp_poc_studio.domain.progress import CancelToken
 from cdp_poc_studio.roundtrip.normalise import Outcome
@@ -314,6 +315,8 @@ class VerifyPage(Page):
         self.source_rows.show_folder(folder)
 
     def _finish_showing(self) -> None:
+        if not Shiboken.isValid(self.field_chart):
+            return  # the window shut down (and deleted its chart views) before this turn of the event loop came
         self._show_charts(self.report)
         self.results_shown.emit()
 
