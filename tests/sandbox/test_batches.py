@@ -255,7 +255,7 @@ def _zip() -> bytes:
     ("data", "status"),
     [
         (b'{"not": "gzipped"}\n', "corrupted"),
-        (gzip.compress(b"{}\n") + gzip.compress(b"{}\n"), "corrupted"),
+        (gzip.compress(b"{}\n", mtime=0) + gzip.compress(b"{}\n", mtime=0), "corrupted"),
         (_tar_gz(), "corrupted"),
         (_zip(), "error"),  # the docs: error without a log means an unsupported compression such as zip
     ],
