@@ -64,9 +64,6 @@ class SandboxOptions:
         return argv
 
 
-_DISOWNED: list[SandboxProcess] = []
-
-
 class SandboxProcess:
     """One sandbox child process.
 
@@ -186,10 +183,13 @@ class SandboxProcess:
     def disown(self) -> None:
         """Leave the child running past this object (a run left going uses it, and stops it by its pid).
 
-        The object stays referenced until this process exits: its reader threads keep draining the child's output
-        meanwhile, and a Popen collected while its child runs warns that it was leaked.
+        A thread waits for the child meanwhile: it reaps it when whoever stops it does, and keeps the Popen from
+        being collected while its child runs (which warns that it was leaked); the reader threads keep draining
+        the child's output while this process lives.
         """
-        _DISOWNED.append(self)
+        process = self._process
+        if process is not None:
+            threading.Thread(target=process.wait, name="sandbox-disowned", daemon=True).start()
 
     def __enter__(self) -> SandboxProcess:
         self.start()
