@@ -115,6 +115,8 @@ def test_a_run_left_going_is_re_attached_to_by_the_next_window(qtbot, make_windo
     assert run.folder == folder
     assert run.child_pid == run_pid
     assert second.send_page.isVisible()
+    # The Send page describes the run it follows, not the new window's untitled scenario.
+    assert "<b>24 guests</b> of “Travel bookings”" in second.send_page.plan_label.text()
     SandboxAdmin(sandbox_url).clear_faults()
     with qtbot.waitSignal(run.run_finished, timeout=120_000) as finished:
         pass

@@ -188,6 +188,9 @@ class SendPage(Page):
         self._ledger_timer.setInterval(LEDGER_REFRESH_MS)
         self._ledger_timer.timeout.connect(self.refresh_ledger)
         run.busy_changed.connect(self._on_run_busy_changed)
+        # Whatever starts a run (Send, Resume, re-attaching to one left going), the page describes that run.
+        run.run_started.connect(self._describe_the_run)
+        run.folder_opened.connect(self._describe_the_run)
         run.run_finished.connect(self._on_run_finished)
         run.run_failed.connect(self._on_run_failed)
         run.run_cancelled.connect(self._on_run_cancelled)
@@ -201,6 +204,10 @@ class SendPage(Page):
         if self.run.running and self.run.scenario is not None:
             scenario = self.run.scenario  # a run in progress (perhaps resumed) is described, not the document
         self._describe(scenario)
+
+    def _describe_the_run(self) -> None:
+        if self.run.running and self.run.scenario is not None:
+            self._describe(self.run.scenario)
 
     def _describe(self, scenario: Scenario) -> None:
         integration = scenario.integration
@@ -290,8 +297,6 @@ class SendPage(Page):
         problem = self.run.resume(folder)
         if problem:
             self.status_label.setText(f"Cannot resume: {problem}.")
-        elif self.run.scenario is not None:
-            self._describe(self.run.scenario)
         self._refresh_buttons()
         return problem
 
