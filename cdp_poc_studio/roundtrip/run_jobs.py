@@ -17,6 +17,7 @@ from cdp_poc_studio.cdp.rest_sender import PlannedRequest, plan_guest
 from cdp_poc_studio.domain.progress import STAGES, CancelToken, ProgressCallback, ProgressReport
 from cdp_poc_studio.domain.schema import ExtensionSchema
 from cdp_poc_studio.roundtrip.dryrun import dry_run_batch, dry_run_rest
+from cdp_poc_studio.roundtrip.live_run import live_runs
 from cdp_poc_studio.roundtrip.pipeline import MappedGuest, mapped_guests
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.reports import OUTCOME_LABELS
@@ -132,6 +133,8 @@ def dry_run(
 class RunSummary:
     path: Path
     state: RunState
+    # A process of its own is running it right now (left going when the studio closed).
+    live: bool = False
 
     @property
     def stage_text(self) -> str:
@@ -153,6 +156,8 @@ class RunSummary:
             return f"waiting for the nightly snapshot (after {until:%Y-%m-%d %H:%M} UTC)" if until else "waiting"
         if self.complete:
             return self.state.verdict
+        if self.live:
+            return "running in a process of its own: the studio re-attaches to it"
         return "interrupted: resume to complete"
 
 
@@ -160,11 +165,12 @@ def list_runs(root: Path, limit: int = 200) -> list[RunSummary]:
     """The run folders under `root`, newest first; folders that are not runs (or are damaged) are left out."""
     if not root.is_dir():
         return []
+    live = {s.folder.name for s in live_runs(root) if s.liveness == "running" and s.folder is not None}
     runs = []
     for path in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)[:limit]:
         folder = RunFolder(path)
         try:
-            runs.append(RunSummary(path, folder.load_state()))
+            runs.append(RunSummary(path, folder.load_state(), live=path.name in live))
         except (FileNotFoundError, ValueError):
             continue
     return runs

@@ -658,9 +658,8 @@ class MainWindow(QMainWindow):
             return False
         if self.offer_reattach():
             return True
-        live = {s.folder.resolve() for s in live_runs(self.context.runs_root) if s.folder and s.liveness == "running"}
         recent = list_runs(self.context.runs_root, limit=20)
-        runs = [r for r in recent if not r.complete and r.state.verdict != "waiting" and r.path.resolve() not in live]
+        runs = [r for r in recent if not r.complete and r.state.verdict != "waiting" and not r.live]
         if not runs:
             return False
         latest = runs[0]

@@ -18,6 +18,7 @@ from cdp_poc_studio.cli.main import cli
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.live_run import LIVE_DIR, live_runs
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
+from cdp_poc_studio.roundtrip.run_jobs import list_runs
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
@@ -94,6 +95,8 @@ def test_a_run_left_going_is_re_attached_to_by_the_next_window(qtbot, make_windo
     assert status.liveness == "running"
     assert status.folder == folder
     assert status.handed_over_sandbox
+    [summary] = list_runs(first.context.runs_root)  # what the Runs tab lists
+    assert summary.status == "running in a process of its own: the studio re-attaches to it"
     # Nobody else may run the same folder meanwhile: not the command line, not a window's Resume.
     refused = CliRunner().invoke(cli, ["resume", str(folder)])
     assert refused.exit_code == 2, refused.output
