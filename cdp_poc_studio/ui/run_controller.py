@@ -73,10 +73,10 @@ class StageView:
 
     def http_error_text(self) -> str:
         if not self.http_errors:
-            return f"{self.retries:,} HTTP errors retried" if self.retries else ""
+            return f"{_http_errors(self.retries)} retried" if self.retries else ""
         total = sum(self.http_errors.values())
         kinds = ", ".join(f"{status} ×{count:,}" for status, count in self.http_errors.most_common(3))
-        return f"{total:,} HTTP errors retried ({kinds})"
+        return f"{_http_errors(total)} retried ({kinds})"
 
     @property
     def label(self) -> str:
@@ -99,6 +99,10 @@ class StageView:
         if self.http_errors or self.retries:
             text += f" · {self.http_error_text()}"
         return text
+
+
+def _http_errors(count: int) -> str:
+    return f"{count:,} HTTP error" + ("" if count == 1 else "s")
 
 
 def _duration(seconds: float) -> str:

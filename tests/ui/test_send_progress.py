@@ -4,9 +4,11 @@ and the live chart says that its red line counts retried calls, not lost records
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
+from cdp_poc_studio.ui.run_controller import StageView
 from cdp_poc_studio.workers.tasks import TaskRunner
 from tests.helpers.studio import click, open_studio
 from tests.ui.layout_check import clipped_texts
@@ -76,3 +78,8 @@ def test_an_error_that_is_not_retried_is_a_rejected_record_not_a_retry(qtbot, ma
     assert not run.http_errors
     assert "retried" not in run.stage("send").detail()
     assert sum(sample.errors_per_second for sample in run.view.samples) == 0
+
+
+def test_a_single_retried_error_is_said_in_the_singular() -> None:
+    assert StageView("readback", http_errors=Counter({"429": 1})).http_error_text() == "1 HTTP error retried (429 ×1)"
+    assert StageView("readback", retries=2).http_error_text() == "2 HTTP errors retried"
