@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QTextLayout, QTextOption
 from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QComboBox,
     QHeaderView,
     QLabel,
     QTabBar,
@@ -17,10 +19,60 @@ from PySide6.QtWidgets import (
 
 # Room a push button's frame and margins take beside its text, in the Fusion style.
 BUTTON_PADDING = 12
+# Room a combo box's frame and drop-down arrow take beside its text, in the Fusion style.
+COMBO_PADDING = 30
+# Room a table cell's margins take beside its text.
+CELL_PADDING = 8
 
 
 def _visible(widget: QWidget) -> bool:
     return widget.isVisible() and widget.width() > 0 and widget.height() > 0
+
+
+def _wrapped_height(text: str, font: QFont, width: int) -> float:
+    """The height of `text` wrapped between words, or anywhere where a word is longer than the line."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(option)
+    layout.beginLayout()
+    height = 0.0
+    while (line := layout.createLine()).isValid():
+        line.setLineWidth(width)
+        height += line.height()
+    layout.endLayout()
+    return height
+
+
+def _wraps_whole(table: QTableWidget, row: int, column: int) -> bool:
+    """Whether the cell's text, wrapped to its column, fits the row's height (in a table that wraps its cells)."""
+    item = table.item(row, column)
+    if item is None or not table.wordWrap():
+        return False
+    width = max(table.columnWidth(column) - CELL_PADDING, 1)
+    return _wrapped_height(item.text(), table.font(), width) + CELL_PADDING <= table.rowHeight(row)
+
+
+def _cut_in_wrapping_table(table: QTableWidget) -> list[str]:
+    """In a table that wraps its cells (rows as tall as their text), every cell's text and every combo box shown
+    in a cell is whole: such a table promises that nothing in it is cut."""
+    if not table.wordWrap() or table.verticalHeader().sectionResizeMode(0) != QHeaderView.ResizeMode.ResizeToContents:
+        return []
+    found: list[str] = []
+    for row in range(min(table.rowCount(), 40)):
+        for column in range(table.columnCount()):
+            if table.isColumnHidden(column):
+                continue
+            item = table.item(row, column)
+            if item is not None and item.text() and not _wraps_whole(table, row, column):
+                found.append(f"cell {item.text()!r} does not fit {table.columnWidth(column)} px wrapped")
+            cell = table.cellWidget(row, column)
+            combos = [] if cell is None else [cell] if isinstance(cell, QComboBox) else cell.findChildren(QComboBox)
+            for combo in combos:
+                need = combo.fontMetrics().horizontalAdvance(combo.currentText()) + COMBO_PADDING
+                if combo.currentText() and need > combo.width():
+                    found.append(f"combo {combo.currentText()!r}: needs {need} px, has {combo.width()}")
+    return found
 
 
 def clipped_texts(root: QWidget) -> list[str]:
@@ -79,11 +131,12 @@ def clipped_texts(root: QWidget) -> list[str]:
         # The first column names the row (a run, a file, a credential): it is never cut.
         for row in range(min(table.rowCount(), 20)):
             item = table.item(row, 0)
-            if item is None or not item.text():
+            if item is None or not item.text() or _wraps_whole(table, row, 0):
                 continue
             need = table.fontMetrics().horizontalAdvance(item.text()) + 12
             if need > table.columnWidth(0):
                 found.append(f"cell {item.text()!r}: needs {need} px, has {table.columnWidth(0)}")
+        found += _cut_in_wrapping_table(table)
     for view in root.findChildren(QTableView):
         model = view.model()
         if not _visible(view) or isinstance(view, QTableWidget) or model is None or model.columnCount() < 2:

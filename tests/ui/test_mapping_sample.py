@@ -89,6 +89,8 @@ def test_rows_checker_and_payload_agree(qtbot, window: MainWindow, tmp_path: Pat
     # A target CDP refuses: the row says so, the checker says so, and the batch line does not carry it.
     _set_target(qtbot, page, "Email Opt-In", "ext.email opt-in!")
     assert _cell(page, "Email Opt-In", CHECK_COL).startswith("✖")
+    # Not sent, but its value still shown, to choose a better target by.
+    assert (_cell(page, "Email Opt-In", BEFORE_COL), _cell(page, "Email Opt-In", AFTER_COL)) == ("yes", "")
     assert "Email Opt-In" in page.lint_label.text() or "ext.email opt-in!" in (page.validation_error() or "")
     assert "opt-in" not in page.payload.toPlainText()
     # A transform that fails on a later record: its row is not ticked even while record 0 looks fine.

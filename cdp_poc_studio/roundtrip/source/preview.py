@@ -216,7 +216,10 @@ def check_drafts(
     for row in rows:
         mapped = mapping.map_row(row)
         preview.rows.append(mapped)
-        cells = [Cell(None) for _ in drafts]
+        # A line not sent (no target, or one CDP refuses) still shows its column's value, to choose a target by.
+        values = as_dict(source, row)
+        cells = [Cell(" ".join(str(values.get(c) or "") for c in d.column.split(" + ")) if d.column else None)
+                 for d in drafts]  # fmt: skip
         for (index, _rule), (before, after, error) in zip(usable, mapping.trace(row), strict=True):
             cells[index] = Cell(before, after, error)
         preview.cells.append(cells)

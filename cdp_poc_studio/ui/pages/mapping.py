@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -50,6 +50,7 @@ from cdp_poc_studio.ui.context import StudioContext
 from cdp_poc_studio.ui.dialogs import SAMPLE_FILTER
 from cdp_poc_studio.ui.pages.base import Page
 from cdp_poc_studio.ui.widgets.source_rows import SourceRowsView
+from cdp_poc_studio.ui.widgets.wrap_delegate import WrapAnywhereDelegate
 from cdp_poc_studio.workers.tasks import Report
 
 SAMPLE_GUESTS = 10
@@ -57,6 +58,10 @@ PREVIEW_ROWS = 200
 FIXED = ("guestType", "identifiers")
 COLUMNS = ("Source", "Before", "Transforms", "After", "CDP target", "Check")
 SOURCE_COL, BEFORE_COL, STEPS_COL, AFTER_COL, TARGET_COL, CHECK_COL = range(len(COLUMNS))
+# Column widths in px: values and transforms have a set width (values wrap), the check reads at least this wide.
+WIDTHS = {BEFORE_COL: 110, STEPS_COL: 150, AFTER_COL: 110}
+CHECK_MIN, SOURCE_MIN = 180, 120
+CELL_ROOM, COMBO_ROOM = 14, 34  # beside the text: a cell's margins; a combo box's frame and arrow
 
 
 def _short(value: Any) -> str:
@@ -124,15 +129,17 @@ class MappingPage(Page):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(SOURCE_COL, QHeaderView.ResizeMode.ResizeToContents)
-        for column in (BEFORE_COL, STEPS_COL, AFTER_COL, TARGET_COL):
+        for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.table.setColumnWidth(BEFORE_COL, 115)
-        self.table.setColumnWidth(STEPS_COL, 170)
-        self.table.setColumnWidth(AFTER_COL, 115)
-        self.table.setColumnWidth(TARGET_COL, 150)
-        self.table.setWordWrap(False)
+        # Nothing in a row is cut: long keys, values and the check's reason wrap, and each row is as tall as its
+        # text (the widths are set by _fit_columns as the table is filled and resized).
+        self.table.setWordWrap(True)
+        self._wrap = WrapAnywhereDelegate(self.table)
+        for column in (SOURCE_COL, BEFORE_COL, AFTER_COL, CHECK_COL):
+            self.table.setItemDelegateForColumn(column, self._wrap)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.viewport().installEventFilter(self)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         steps_header = self.table.horizontalHeaderItem(STEPS_COL)
         if steps_header is not None:
@@ -167,27 +174,35 @@ class MappingPage(Page):
         payload_layout = QVBoxLayout(payload_box)
         payload_layout.addLayout(payload_controls)
         payload_layout.addWidget(self.payload, 1)
-        payload_layout.addWidget(self.lint_label)
 
         # A sample's records as the check found them: mapped, or each finding with its row, column and value.
         self.source_rows = SourceRowsView()
         self.source_rows.hide()
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.table)
-        left.addWidget(self.source_rows)
-        left.setSizes([480, 180])
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(payload_box)
-        # The table holds six columns, the payload wraps: most of the width goes to the table.
+        below = QSplitter(Qt.Orientation.Horizontal)
+        below.addWidget(self.source_rows)
+        below.addWidget(payload_box)
+        below.setSizes([500, 500])
+        # The table takes the page's whole width (six columns, nothing cut at 1280 wide); the records checked
+        # and the exact payload sit below it, side by side.
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(below)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([900, 340])
+        split.setStretchFactor(1, 2)
+        split.setSizes([420, 280])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.source_note)
         layout.addWidget(split, 1)
+        # The checker, under everything and the page's full width: a layout (unlike a splitter) gives a wrapped
+        # label all the lines it needs, so a long list of problems is never cut.
+        layout.addWidget(self.lint_label)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        return super().eventFilter(watched, event)
 
     # -- scenario <-> widgets ----------------------------------------------------------------------------------
 
@@ -445,6 +460,31 @@ class MappingPage(Page):
         else:
             self._fill_generated_table()
         self._check()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Source and target as wide as their longest text, the check the rest. When the table is too narrow for
+        all of it, the source column wraps (a key reads on two lines; a target's box cannot wrap)."""
+        metrics = self.table.fontMetrics()
+
+        def need(column: int) -> int:
+            header = metrics.horizontalAdvance(COLUMNS[column]) + CELL_ROOM
+            widths = [header]
+            for row in range(self.table.rowCount()):
+                item, widget = self.table.item(row, column), self._combo_at(row, column)
+                if widget is not None:
+                    widths.append(metrics.horizontalAdvance(widget.currentText()) + COMBO_ROOM)
+                elif item is not None:
+                    widths.append(metrics.horizontalAdvance(item.text()) + CELL_ROOM)
+            return max(widths)
+
+        for column, width in WIDTHS.items():
+            self.table.setColumnWidth(column, width)
+        room = self.table.viewport().width() - sum(WIDTHS.values()) - CHECK_MIN
+        target = min(need(TARGET_COL), max(room - SOURCE_MIN, 150))
+        self.table.setColumnWidth(TARGET_COL, target)
+        self.table.setColumnWidth(SOURCE_COL, max(min(need(SOURCE_COL), room - target), SOURCE_MIN))
+        self.table.resizeRowsToContents()
 
     def _fill_generated_table(self) -> None:
         sources, records = self._generated_sources()
@@ -465,7 +505,7 @@ class MappingPage(Page):
                 self.table.setItem(row, STEPS_COL, QTableWidgetItem(""))
                 self.table.setItem(row, AFTER_COL, QTableWidgetItem(_short(value)))
                 if editable:
-                    self.table.setCellWidget(row, TARGET_COL, self._target_combo(target, choices))
+                    self.table.setCellWidget(row, TARGET_COL, _at_top(self._target_combo(target, choices)))
                 else:
                     item = QTableWidgetItem(f"{target} (as generated)")
                     item.setToolTip("Sent where the generator puts it")
@@ -494,10 +534,11 @@ class MappingPage(Page):
                 steps = QLineEdit(draft.steps)
                 steps.setPlaceholderText("no transform")
                 steps.setToolTip(SYNTAX)
+                steps.setCursorPosition(0)  # the start of a long transform, not its end
                 steps.textChanged.connect(self._on_steps_changed)
-                self.table.setCellWidget(row, STEPS_COL, steps)
+                self.table.setCellWidget(row, STEPS_COL, _at_top(steps))
                 self.table.setItem(row, AFTER_COL, QTableWidgetItem(""))
-                self.table.setCellWidget(row, TARGET_COL, self._target_combo(draft.target, choices))
+                self.table.setCellWidget(row, TARGET_COL, _at_top(self._target_combo(draft.target, choices)))
                 self.table.setItem(row, CHECK_COL, QTableWidgetItem(""))
             self.record_spin.setRange(0, max(0, len(sample.rows) - 1))
         notes = " ".join(sample.source.notes)
@@ -527,15 +568,19 @@ class MappingPage(Page):
             order.extend(k for k in record if k not in order)
         return order, records
 
+    def _combo_at(self, row: int, column: int) -> QComboBox | None:
+        cell = self.table.cellWidget(row, column)
+        return cell.findChild(QComboBox) if cell is not None else None
+
     def target_of(self, row: int) -> str:
-        widget = self.table.cellWidget(row, TARGET_COL)
-        if isinstance(widget, QComboBox):
-            return widget.currentText().strip()
+        combo = self._combo_at(row, TARGET_COL)
+        if combo is not None:
+            return combo.currentText().strip()
         return self._rows[row][0]
 
     def steps_of(self, row: int) -> QLineEdit | None:
-        widget = self.table.cellWidget(row, STEPS_COL)
-        return widget if isinstance(widget, QLineEdit) else None
+        cell = self.table.cellWidget(row, STEPS_COL)
+        return cell.findChild(QLineEdit) if cell is not None else None
 
     def row_of(self, source: str) -> int:
         return [name for name, _editable in self._rows].index(source)
@@ -543,12 +588,12 @@ class MappingPage(Page):
     def target_combo(self, source: str) -> QComboBox | None:
         for row, (name, _editable) in enumerate(self._rows):
             if name == source:
-                widget = self.table.cellWidget(row, TARGET_COL)
-                return widget if isinstance(widget, QComboBox) else None
+                return self._combo_at(row, TARGET_COL)
         return None
 
     def _on_target_changed(self, _text: str) -> None:
         self._on_row_edited()
+        self._fit_columns()  # the new target may need a wider column
 
     def _on_steps_changed(self, _text: str) -> None:
         self._on_row_edited()
@@ -593,6 +638,7 @@ class MappingPage(Page):
             item.setText(f"✖ {problem}" if problem else ("" if skipped else "✔"))
             item.setToolTip(problem or ("not sent" if skipped else "every sample record passes CDP's rules here"))
             item.setForeground(Qt.GlobalColor.red if problem else Qt.GlobalColor.darkGreen)
+        self.table.resizeRowsToContents()  # a reason that came or went changes the row's height
         self._refresh_payload()
         self.status_changed.emit()
 
@@ -655,6 +701,7 @@ class MappingPage(Page):
             after.setText(f"✖ {cell.error}" if cell.error else _short(cell.after))
             after.setToolTip(cell.error or repr(cell.after))
             after.setForeground(Qt.GlobalColor.red if cell.error else self.palette().text().color())
+        self.table.resizeRowsToContents()
 
     # -- the payload -------------------------------------------------------------------------------------------
 
@@ -715,6 +762,18 @@ class MappingPage(Page):
             + (f" (and {others} more in other records)" if others > 0 else "")
         )
         self.lint_label.setStyleSheet("color: #c0392b;")
+
+
+def _at_top(widget: QWidget) -> QWidget:
+    """A cell's editor kept at its own height at the top of a row made taller by wrapped text beside it (a widget
+    set in the cell itself would be stretched, and its maximum height would cap the row's)."""
+    cell = QWidget()
+    layout = QVBoxLayout(cell)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(widget)
+    layout.addStretch(1)
+    cell.setFocusProxy(widget)
+    return cell
 
 
 def _valid_rule(source: str, target: str) -> bool:

@@ -65,6 +65,8 @@ class SourceRowsView(QWidget):
         for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        # Fitted to its contents, an empty column is narrower than its title ("CDP" before a run): never cut that.
+        header.setMinimumSectionSize(min(header.fontMetrics().horizontalAdvance(t) for t in COLUMNS) + 16)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(QLabel("Show"))
