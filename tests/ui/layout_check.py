@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 BUTTON_PADDING = 12
 # Room a combo box's frame and drop-down arrow take beside its text, in the Fusion style.
 COMBO_PADDING = 30
-# Room a table cell's margins take beside its text.
-CELL_PADDING = 8
+# Room a table cell's margins take beside its text (Fusion: a focus frame margin and a pixel, each side).
+CELL_PADDING = 6
 
 
 def _visible(widget: QWidget) -> bool:

@@ -61,6 +61,7 @@ SOURCE_COL, BEFORE_COL, STEPS_COL, AFTER_COL, TARGET_COL, CHECK_COL = range(len(
 # Column widths in px: values and transforms have a set width (values wrap), the check reads at least this wide.
 WIDTHS = {BEFORE_COL: 110, STEPS_COL: 150, AFTER_COL: 110}
 CHECK_MIN, SOURCE_MIN = 180, 120
+CHECK_WIDE, WIDE_MAX = 440, 260  # with room to spare: the check this wide, before values and transforms widen
 CELL_ROOM, COMBO_ROOM = 14, 34  # beside the text: a cell's margins; a combo box's frame and arrow
 
 
@@ -181,7 +182,10 @@ class MappingPage(Page):
         below = QSplitter(Qt.Orientation.Horizontal)
         below.addWidget(self.source_rows)
         below.addWidget(payload_box)
-        below.setSizes([500, 500])
+        # The records' reasons wrap in their table; the payload wraps in its box, and scrolls.
+        below.setStretchFactor(0, 3)
+        below.setStretchFactor(1, 2)
+        below.setSizes([600, 400])
         # The table takes the page's whole width (six columns, nothing cut at 1280 wide); the records checked
         # and the exact payload sit below it, side by side.
         split = QSplitter(Qt.Orientation.Vertical)
@@ -464,26 +468,33 @@ class MappingPage(Page):
 
     def _fit_columns(self) -> None:
         """Source and target as wide as their longest text, the check the rest. When the table is too narrow for
-        all of it, the source column wraps (a key reads on two lines; a target's box cannot wrap)."""
+        all of it, the source column wraps (a key reads on two lines; a target's box cannot wrap); when it is wide,
+        values and transforms widen to their longest text too, leaving the check room for its reason."""
         metrics = self.table.fontMetrics()
 
         def need(column: int) -> int:
-            header = metrics.horizontalAdvance(COLUMNS[column]) + CELL_ROOM
-            widths = [header]
+            widths = [metrics.horizontalAdvance(COLUMNS[column]) + CELL_ROOM]
             for row in range(self.table.rowCount()):
-                item, widget = self.table.item(row, column), self._combo_at(row, column)
-                if widget is not None:
-                    widths.append(metrics.horizontalAdvance(widget.currentText()) + COMBO_ROOM)
-                elif item is not None:
+                item, cell = self.table.item(row, column), self.table.cellWidget(row, column)
+                combo, edit = self._combo_at(row, column), self.steps_of(row) if column == STEPS_COL else None
+                if combo is not None:
+                    widths.append(metrics.horizontalAdvance(combo.currentText()) + COMBO_ROOM)
+                elif edit is not None:
+                    widths.append(metrics.horizontalAdvance(edit.text()) + CELL_ROOM)
+                elif item is not None and cell is None:
                     widths.append(metrics.horizontalAdvance(item.text()) + CELL_ROOM)
             return max(widths)
 
-        for column, width in WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        room = self.table.viewport().width() - sum(WIDTHS.values()) - CHECK_MIN
+        viewport = self.table.viewport().width()
+        room = viewport - sum(WIDTHS.values()) - CHECK_MIN
         target = min(need(TARGET_COL), max(room - SOURCE_MIN, 150))
+        source = max(min(need(SOURCE_COL), room - target), SOURCE_MIN)
+        spare = viewport - sum(WIDTHS.values()) - target - source - CHECK_WIDE
+        for column, width in WIDTHS.items():
+            grow = max(0, min(min(need(column), WIDE_MAX) - width, spare // len(WIDTHS)))
+            self.table.setColumnWidth(column, width + grow)
         self.table.setColumnWidth(TARGET_COL, target)
-        self.table.setColumnWidth(SOURCE_COL, max(min(need(SOURCE_COL), room - target), SOURCE_MIN))
+        self.table.setColumnWidth(SOURCE_COL, source)
         self.table.resizeRowsToContents()
 
     def _fill_generated_table(self) -> None:

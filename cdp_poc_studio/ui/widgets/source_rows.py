@@ -23,9 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from cdp_poc_studio.roundtrip.source.rows import read_rows
+from cdp_poc_studio.ui.widgets.wrap_delegate import WrapAnywhereDelegate
 
 COLUMNS = ("Row", "Line", "Identifier", "Status", "CDP", "Why")
 SHOWN = 5000
+# Up to this many rows shown, each is as tall as its reason wrapped; measuring more would stall the window, so
+# beyond it a row keeps one line (its tooltip has the whole reason).
+WRAPPED = 200
 _BAD = {"invalid", "rejected by linter", "rejected by CDP", "differs", "not sent"}
 
 
@@ -65,6 +69,8 @@ class SourceRowsView(QWidget):
         for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self._wrap = WrapAnywhereDelegate(self.table)
+        self.table.setItemDelegateForColumn(len(COLUMNS) - 1, self._wrap)
         # Fitted to its contents, an empty column is narrower than its title ("CDP" before a run): never cut that.
         header.setMinimumSectionSize(min(header.fontMetrics().horizontalAdvance(t) for t in COLUMNS) + 16)
         top = QHBoxLayout()
@@ -109,6 +115,8 @@ class SourceRowsView(QWidget):
             for line in self._lines
             if not wanted or line.get("status") == wanted or (wanted == "problem" and line.get("status") in _BAD)
         ]
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # not measured again as each cell is set
         self.table.setRowCount(len(shown))
         for row, line in enumerate(shown):
             cdp = line.get("cdp") or {}
@@ -129,3 +137,5 @@ class SourceRowsView(QWidget):
                 if column == len(COLUMNS) - 1:
                     item.setToolTip(str(value))
                 self.table.setItem(row, column, item)
+        if len(shown) <= WRAPPED:
+            rows.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
