@@ -61,7 +61,7 @@ SOURCE_COL, BEFORE_COL, STEPS_COL, AFTER_COL, TARGET_COL, CHECK_COL = range(len(
 # Column widths in px: values and transforms have a set width (values wrap), the check reads at least this wide.
 WIDTHS = {BEFORE_COL: 110, STEPS_COL: 150, AFTER_COL: 110}
 CHECK_MIN, SOURCE_MIN = 180, 120
-CHECK_WIDE, WIDE_MAX = 440, 260  # with room to spare: the check this wide, before values and transforms widen
+CHECK_WIDE, WIDE_MAX = 440, 260  # with room to spare: the check's reasons this wide, then values and transforms
 CELL_ROOM, COMBO_ROOM = 14, 34  # beside the text: a cell's margins; a combo box's frame and arrow
 
 
@@ -485,13 +485,17 @@ class MappingPage(Page):
                     widths.append(metrics.horizontalAdvance(item.text()) + CELL_ROOM)
             return max(widths)
 
+        # Generated data has no transforms: their column is hidden, and its room goes to the others.
+        self.table.setColumnHidden(STEPS_COL, not (self.source == "imported" and self._sample is not None))
+        widths = {c: w for c, w in WIDTHS.items() if not self.table.isColumnHidden(c)}
         viewport = self.table.viewport().width()
-        room = viewport - sum(WIDTHS.values()) - CHECK_MIN
+        room = viewport - sum(widths.values()) - CHECK_MIN
         target = min(need(TARGET_COL), max(room - SOURCE_MIN, 150))
         source = max(min(need(SOURCE_COL), room - target), SOURCE_MIN)
-        spare = viewport - sum(WIDTHS.values()) - target - source - CHECK_WIDE
-        for column, width in WIDTHS.items():
-            grow = max(0, min(min(need(column), WIDE_MAX) - width, spare // len(WIDTHS)))
+        check = max(CHECK_MIN, min(need(CHECK_COL), CHECK_WIDE))
+        spare = viewport - sum(widths.values()) - target - source - check
+        for column, width in widths.items():
+            grow = max(0, min(min(need(column), WIDE_MAX) - width, spare // len(widths)))
             self.table.setColumnWidth(column, width + grow)
         self.table.setColumnWidth(TARGET_COL, target)
         self.table.setColumnWidth(SOURCE_COL, source)
