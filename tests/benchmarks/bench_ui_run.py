@@ -104,7 +104,11 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
             if TRACE and name not in marks:
                 marks[name] = (tracemalloc.take_snapshot(), resident_by_mapping(process))
 
+        child_pids: set[int] = set()
+
         def sample_memory() -> None:
+            if run.child_pid is not None:  # known once the run's process has written its first line
+                child_pids.add(run.child_pid)
             stage = next((s.name for s in run.view.stages.values() if s.status == "running"), "-")
             rss.append((clock.elapsed() / 1000, process.memory_info().rss / 1e6, stage))
             mark(stage)
@@ -128,7 +132,6 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
         memory.start()
         with qtbot.waitSignal(run.run_finished, timeout=3 * 3600 * 1000):
             window.send_page.send()
-            child = run.child_pid
         wall = time.perf_counter() - started
         sample_memory()
         mark("end")
@@ -151,7 +154,7 @@ def test_a_100k_guest_batch_run_never_stalls_the_ui_thread(qtbot, tmp_path: Path
         rows = [
             ("guests", f"{GUESTS:,} (batch load, export pull-back), {result.sources[0].records_found:,} found"),
             ("run", f"{wall:.1f} s wall: {stage_seconds}"),
-            ("pipeline process", f"pid {child} (the GUI is pid {os.getpid()})"),
+            ("pipeline process", f"pid {' '.join(map(str, sorted(child_pids))) or '?'} (GUI pid {os.getpid()})"),
             ("heartbeats", f"{len(during):,} at {HEARTBEAT_MS} ms"),
             ("longest UI stall", f"{worst:.0f} ms (at {at / 1000:.1f} s, during {stage_at}); budget 100 ms"),
             ("stalls over 100 ms", f"{over}"),
