@@ -47,7 +47,7 @@ def _no_process_left(tmp_path: Path) -> Iterator[None]:
             continue
 
 
-def _send_slowly(qtbot, make_window, latency_ms: int = 4000) -> tuple[MainWindow, Path, int, int]:  # type: ignore[no-untyped-def]
+def _send_slowly(qtbot, make_window, latency_ms: int = 3000) -> tuple[MainWindow, Path, int, int]:  # type: ignore[no-untyped-def]
     """A window whose run is going (slowly) in its own process: the window, run folder, run pid and sandbox pid.
 
     The default latency is long enough for a window to close and the next to open while the run is still sending.

@@ -27,7 +27,7 @@ def _studio(qtbot, make_window) -> MainWindow:  # type: ignore[no-untyped-def]
     window.open_template(SCENARIOS / "travel_bookings.toml")
     current = window.document.scenario
     window.document.replace(current.model_copy(update={
-        "generator": current.generator.model_copy(update={"guests": 400}),
+        "generator": current.generator.model_copy(update={"guests": 150}),
         "integration": current.integration.model_copy(update={"load": "rest", "pull_back": ["rest"]}),
     }))  # fmt: skip
     window.document.set_modified(False)
@@ -84,7 +84,7 @@ def test_resume_cancel_close_mid_run_and_reopen_to_resume(qtbot, make_window, di
         qtbot.waitUntil(lambda: again.run.running, timeout=30_000)
         assert again.current_page is again.send_page
         assert "travel" in again.send_page.plan_label.text().lower()
-        assert "400 guests" in again.send_page.plan_label.text()
+        assert "150 guests" in again.send_page.plan_label.text()
     assert again.run.folder == folder
     assert again.run.report is not None
     assert again.run.report.verdict == "passed"

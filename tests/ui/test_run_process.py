@@ -29,7 +29,7 @@ def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_wind
     window.open_template(SCENARIOS / "travel_bookings.toml")
     current = window.document.scenario
     window.document.replace(current.model_copy(update={
-        "generator": current.generator.model_copy(update={"guests": 300}),
+        "generator": current.generator.model_copy(update={"guests": 120}),
         "integration": current.integration.model_copy(update={"load": "rest", "pull_back": ["rest"]}),
     }))  # fmt: skip
     window.document.set_modified(False)
