@@ -25,17 +25,21 @@ def open_studio(  # type: ignore[no-untyped-def]
     *,
     guests: int = 20,
     load: str | None = None,
+    pull_back: list[str] | None = None,
     mapping: list[MappingRule] | None = None,
     snapshot: str = "immediate",
     runner: TaskRunner | None = None,
+    run_in_child_process: bool = False,
 ) -> MainWindow:
     """A window on a bundled scenario with a few guests, its sandbox started with the Connect page's button."""
-    window = make_window(runner=runner)
+    window = make_window(runner=runner, run_in_child_process=run_in_child_process)
     window.open_template(SCENARIOS / f"{scenario}.toml")
     current = window.document.scenario
     update: dict[str, object] = {"generator": current.generator.model_copy(update={"guests": guests})}
-    if load is not None:
-        update["integration"] = current.integration.model_copy(update={"load": load})
+    integration: dict[str, object] = {"load": load, "pull_back": pull_back}
+    if any(value is not None for value in integration.values()):
+        changes = {name: value for name, value in integration.items() if value is not None}
+        update["integration"] = current.integration.model_copy(update=changes)
     if mapping is not None:
         update["mapping"] = mapping
     window.document.replace(current.model_copy(update=update))

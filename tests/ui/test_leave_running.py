@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from cdp_poc_studio.cli.main import cli
-from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.live_run import LIVE_DIR, live_runs
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.roundtrip.run_jobs import list_runs
@@ -23,7 +22,7 @@ from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner
-from tests.helpers.studio import click
+from tests.helpers.studio import click, open_studio
 
 pytestmark = pytest.mark.slow
 
@@ -52,17 +51,10 @@ def _send_slowly(qtbot, make_window, latency_ms: int = 3000) -> tuple[MainWindow
 
     The default latency is long enough for a window to close and the next to open while the run is still sending.
     """
-    window = make_window(runner=TaskRunner(), run_in_child_process=True)
-    window.open_template(SCENARIOS / "travel_bookings.toml")
-    current = window.document.scenario
-    window.document.replace(current.model_copy(update={
-        "generator": current.generator.model_copy(update={"guests": 24}),
-        "integration": current.integration.model_copy(update={"load": "rest", "pull_back": ["rest"]}),
-    }))  # fmt: skip
+    window = open_studio(qtbot, make_window, "travel_bookings", guests=24, load="rest", pull_back=["rest"],
+                         runner=TaskRunner(), run_in_child_process=True)  # fmt: skip
     window.document.set_modified(False)
     sandbox = window.context.sandbox
-    with qtbot.waitSignal(sandbox.state_changed, timeout=30_000, check_params_cb=lambda s: s == "running"):
-        click(qtbot, window.connect_page.start_button)
     admin = sandbox.admin()
     assert admin is not None
     admin.set_faults([{**SLOW_GUEST_CREATION, "latency_ms": latency_ms}])

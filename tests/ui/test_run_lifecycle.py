@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner
-from tests.helpers.studio import click
+from tests.helpers.studio import click, open_studio
 
 pytestmark = pytest.mark.slow
 
@@ -23,17 +22,9 @@ def sandbox_options(tmp_path: Path) -> SandboxOptions:
 
 
 def _studio(qtbot, make_window) -> MainWindow:  # type: ignore[no-untyped-def]
-    window = make_window(runner=TaskRunner())
-    window.open_template(SCENARIOS / "travel_bookings.toml")
-    current = window.document.scenario
-    window.document.replace(current.model_copy(update={
-        "generator": current.generator.model_copy(update={"guests": 150}),
-        "integration": current.integration.model_copy(update={"load": "rest", "pull_back": ["rest"]}),
-    }))  # fmt: skip
+    window = open_studio(qtbot, make_window, "travel_bookings", guests=150, load="rest", pull_back=["rest"],
+                         runner=TaskRunner())  # fmt: skip
     window.document.set_modified(False)
-    sandbox = window.context.sandbox
-    with qtbot.waitSignal(sandbox.state_changed, timeout=30_000, check_params_cb=lambda s: s == "running"):
-        click(qtbot, window.connect_page.start_button)
     return window
 
 

@@ -14,7 +14,7 @@ from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.workers.tasks import TaskRunner
-from tests.helpers.studio import click
+from tests.helpers.studio import click, open_studio
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +25,10 @@ def sandbox_options(tmp_path: Path) -> SandboxOptions:
 
 
 def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(runner=TaskRunner(), run_in_child_process=True)
-    window.open_template(SCENARIOS / "travel_bookings.toml")
-    current = window.document.scenario
-    window.document.replace(current.model_copy(update={
-        "generator": current.generator.model_copy(update={"guests": 120}),
-        "integration": current.integration.model_copy(update={"load": "rest", "pull_back": ["rest"]}),
-    }))  # fmt: skip
+    window = open_studio(qtbot, make_window, "travel_bookings", guests=120, load="rest", pull_back=["rest"],
+                         runner=TaskRunner(), run_in_child_process=True)  # fmt: skip
     window.document.set_modified(False)
     sandbox = window.context.sandbox
-    with qtbot.waitSignal(sandbox.state_changed, timeout=30_000, check_params_cb=lambda s: s == "running"):
-        click(qtbot, window.connect_page.start_button)
     window.go_to(4)
     page, run = window.send_page, window.run
 
