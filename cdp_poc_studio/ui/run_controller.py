@@ -400,7 +400,7 @@ class RunController(QObject):
     def _follow(self, child: RunProcess) -> None:
         child.folder_known.connect(self._on_folder_known)
         child.progressed.connect(self._on_job_progressed)
-        child.http_error.connect(self._on_child_http_error)
+        child.http_errors.connect(self._on_child_http_errors)
         child.ended.connect(self._on_child_ended)
         self._child = child
 
@@ -473,9 +473,8 @@ class RunController(QObject):
         retried = [e for e in entries if retried_status(e.status) and e.started_at >= self._started_wall]
         self._count_http_errors([str(e.status) if e.status is not None else "no answer" for e in retried])
 
-    def _on_child_http_error(self, status: str) -> None:
-        if retried_status(int(status) if status.isdigit() else None):
-            self._count_http_errors([status])
+    def _on_child_http_errors(self, statuses: list[str]) -> None:
+        self._count_http_errors([s for s in statuses if retried_status(int(s) if s.isdigit() else None)])
 
     def _count_http_errors(self, statuses: list[str]) -> None:
         if not statuses:

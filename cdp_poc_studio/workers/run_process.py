@@ -38,13 +38,17 @@ class RunProcess(QObject):
     Signals:
         folder_known(str): the run folder the child writes.
         progressed(object): a StageEvent.
-        http_error(str): a call failed with this status ("no answer" when there was none).
+        http_errors(list): calls that failed since the last signal, by status ("no answer" when there was none).
         ended(str, str): "finished", "failed" or "cancelled", and the error for a failure; always last.
+
+    What a poll reads is passed on coalesced, in order: a stage's consecutive events as the latest of them, and
+    consecutive failed calls as one list. A window re-attaching to a long run catches up in a few signals, not in
+    thousands of repaints.
     """
 
     folder_known = Signal(str)
     progressed = Signal(object)
-    http_error = Signal(str)
+    http_errors = Signal(list)
     ended = Signal(str, str)
 
     def __init__(self, runs_root: Path, parent: QObject | None = None) -> None:
@@ -152,25 +156,44 @@ class RunProcess(QObject):
         """Take what the child wrote since the last poll; end once it has exited and everything is read."""
         if self._reader is None or self._ended:
             return
-        for message in self._reader.read():
-            self._handle(message)
+        self._pass_on(self._reader.read())
         if self._ended or self.running:
             return
-        for message in self._drain():  # the last lines, written just before it exited
-            self._handle(message)
+        self._pass_on(self._drain())  # the last lines, written just before it exited
         self._finish()
 
-    def _handle(self, message: dict[str, Any]) -> None:
-        if "event" in message:
-            self.progressed.emit(StageEvent.model_validate(message["event"]))
-        elif "http_error" in message:
-            self.http_error.emit(str(message["http_error"]))
-        elif "folder" in message:
-            self.folder_known.emit(str(message["folder"]))
-        elif "process" in message and self._process is None:
-            self._process = ProcessId.from_json(message["process"])
-        elif "outcome" in message:
-            self._outcome = (str(message["outcome"]), str(message.get("error") or ""))
+    def _pass_on(self, messages: list[dict[str, Any]]) -> None:
+        event: StageEvent | None = None  # the latest of consecutive events of one stage, not yet passed on
+        errors: list[str] = []  # consecutive failed calls, not yet passed on
+        for message in messages:
+            if "event" in message:
+                if errors:
+                    self.http_errors.emit(errors)
+                    errors = []
+                latest = StageEvent.model_validate(message["event"])
+                if event is not None and event.stage != latest.stage:
+                    self.progressed.emit(event)
+                event = latest
+                continue
+            if event is not None:
+                self.progressed.emit(event)
+                event = None
+            if "http_error" in message:
+                errors.append(str(message["http_error"]))
+                continue
+            if errors:
+                self.http_errors.emit(errors)
+                errors = []
+            if "folder" in message:
+                self.folder_known.emit(str(message["folder"]))
+            elif "process" in message and self._process is None:
+                self._process = ProcessId.from_json(message["process"])
+            elif "outcome" in message:
+                self._outcome = (str(message["outcome"]), str(message.get("error") or ""))
+        if event is not None:
+            self.progressed.emit(event)
+        if errors:
+            self.http_errors.emit(errors)
 
     def _finish(self) -> None:
         if self._outcome is not None:

@@ -4,15 +4,20 @@ resumable run folder, and resuming it (in a new child) completes the run from th
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
+from cdp_poc_studio.domain.progress import StageEvent
 from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.resources import SCENARIOS
+from cdp_poc_studio.roundtrip.live_run import ChannelWriter, LiveRun, ProcessId, status_of
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions
+from cdp_poc_studio.workers.run_process import RunProcess
 from cdp_poc_studio.workers.tasks import TaskRunner
 from tests.helpers.studio import click, open_studio
 
@@ -91,3 +96,44 @@ def test_a_run_in_its_own_process_refuses_a_field_that_cannot_make_values(qtbot,
     assert run.folder is None
     runs = window.context.runs_root
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_long_channel_is_passed_on_coalesced_and_in_order(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Re-attaching to a long run: thousands of lines arrive as a few signals, each stage's latest event in order,
+    and every failed call counted."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    live = LiveRun.new(tmp_path)
+    writer = ChannelWriter(live.channel)
+    writer.write({"process": ProcessId.of(sleeper.pid).as_json()})
+    writer.write({"folder": str(tmp_path / "run")})
+    for block in range(30):
+        for done in range(100):
+            event = StageEvent(stage="send", state="running", done=block * 100 + done, total=3000)
+            writer.write({"event": event.model_dump(mode="json")})
+        for _ in range(10):
+            writer.write({"http_error": "429" if block % 2 else "500"})
+    writer.write({"event": StageEvent(stage="send", state="done", done=3000, total=3000).model_dump(mode="json")})
+    writer.write({"event": StageEvent(stage="verify", state="running").model_dump(mode="json")})
+    writer.write({"outcome": "finished", "error": ""})
+    writer.close()
+    sleeper.kill()
+    sleeper.wait()
+
+    child = RunProcess.attach(status_of(live))
+    events: list[StageEvent] = []
+    errors: list[list[str]] = []
+    child.progressed.connect(events.append)
+    child.http_errors.connect(errors.append)
+    with qtbot.waitSignal(child.ended, timeout=10_000) as ended:
+        pass
+    assert ended.args == ["finished", ""]
+    # One per block of send events (one more where a read's chunk ends inside a block), then the send's last and
+    # the verify's: not 3,002.
+    assert len(events) <= 34
+    sends = [e.done for e in events if e.stage == "send"]
+    assert sends == sorted(sends)
+    assert {block * 100 + 99 for block in range(30)} <= set(sends)
+    assert (events[-2].state, events[-1].stage) == ("done", "verify")
+    assert len(errors) <= 32
+    assert sum(len(batch) for batch in errors) == 300
+    assert not live.channel.exists()  # its outcome seen: nothing live is left
