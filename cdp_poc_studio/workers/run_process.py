@@ -91,8 +91,13 @@ class RunProcess(QObject):
         self._start(plan, {"resume": str(folder)})
 
     def _start(self, plan: TargetPlan, job: dict[str, object]) -> None:
-        live = self.live = LiveRun.new(self._root)
-        live.write_job(job)
+        try:
+            live = self.live = LiveRun.new(self._root)
+            live.write_job(job)
+        except OSError as exc:  # a full disk, or a runs folder that cannot be written
+            self._end("failed", f"the run could not be started: {exc}. Free some space, or make the runs folder "
+                                f"{self._root} writable")  # fmt: skip
+            return
         process = QProcess()
         environment = QProcessEnvironment.systemEnvironment()
         for name, value in plan_environment(plan).items():

@@ -137,3 +137,14 @@ def test_a_long_channel_is_passed_on_coalesced_and_in_order(qtbot, tmp_path: Pat
     assert len(errors) <= 32
     assert sum(len(batch) for batch in errors) == 300
     assert not live.channel.exists()  # its outcome seen: nothing live is left
+
+
+def test_a_runs_folder_that_cannot_be_written_fails_the_send_with_a_message(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "runs").write_text("a file where the runs folder should be")
+    window = open_studio(qtbot, make_window, "retail_loyalty", guests=5, runner=TaskRunner(), run_in_child_process=True)
+    window.go_to(4)
+    with qtbot.waitSignal(window.run.run_failed, timeout=10_000) as failed:
+        click(qtbot, window.send_page.send_button)
+    assert "the run could not be started" in failed.args[0]
+    assert str(tmp_path / "runs") in failed.args[0]
+    assert not window.run.running
