@@ -6,8 +6,9 @@ follows it: `<runs root>/.live/<id>.*`, beside the run folders.
                         {"process": {"pid", "created"}} first, then {"folder": PATH}, {"event": StageEvent},
                         {"http_error": STATUS} and last {"outcome": "finished" | "failed" | "cancelled", "error"}
     <id>.cancel         present: stop the run (at its next step; the run folder stays resumable)
-    <id>.sandbox.json   the embedded sandbox handed over to the run when the studio was closed on it: the run's
-                        process stops that sandbox when it ends, unless a studio has claimed it back first
+    <id>.sandbox.json   the studio's embedded sandbox the run sends to, and the window that owns it: once that window
+                        has left the run going (or crashed), the run's process stops the sandbox when it ends,
+                        unless a new window has claimed it first
     <id>.stderr         the run process's own error output (the last line explains a crash)
 
 The run folder stays the single source of truth of the run (its state, records and report); these files only say
@@ -88,22 +89,31 @@ class ProcessId:
 
 @dataclass(frozen=True)
 class SandboxHandover:
-    """The studio's embedded sandbox, left running for a run when the studio closed."""
+    """The studio's embedded sandbox a run sends to, and the window process that owns it (None once that window has
+    left it to the run)."""
 
     process: ProcessId
     base_url: str
     db_path: str
     snapshot: str = "immediate"
     certificate: str | None = None
+    window: ProcessId | None = None
+
+    @property
+    def left(self) -> bool:
+        """No window owns it any more: left to the run on closing, or its window crashed."""
+        return self.window is None or not self.window.alive()
 
     def as_json(self) -> dict[str, Any]:
         return {"process": self.process.as_json(), "base_url": self.base_url, "db_path": self.db_path,
-                "snapshot": self.snapshot, "certificate": self.certificate}  # fmt: skip
+                "snapshot": self.snapshot, "certificate": self.certificate,
+                "window": self.window.as_json() if self.window else None}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SandboxHandover:
+        window = ProcessId.from_json(data["window"]) if data.get("window") else None
         return cls(ProcessId.from_json(data["process"]), str(data["base_url"]), str(data["db_path"]),
-                   str(data.get("snapshot") or "immediate"), data.get("certificate"))  # fmt: skip
+                   str(data.get("snapshot") or "immediate"), data.get("certificate"), window)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -157,16 +167,27 @@ class LiveRun:
 
     # -- the sandbox handed over ------------------------------------------------------------------------------
 
-    def hand_over_sandbox(self, handover: SandboxHandover) -> None:
+    def record_sandbox(self, handover: SandboxHandover) -> None:
+        """Say which sandbox the run sends to and which window owns it (none: the run stops it when it ends)."""
         temporary = self._file(".sandbox.tmp")
         temporary.write_bytes(orjson.dumps(handover.as_json()))
         temporary.replace(self.sandbox_file)
 
+    def sandbox(self) -> SandboxHandover | None:
+        try:
+            return SandboxHandover.from_json(orjson.loads(self.sandbox_file.read_bytes()))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def claim_sandbox(self) -> SandboxHandover | None:
-        """Take the handed-over sandbox (back), if it is still there and alive: the run no longer stops it.
+        """Take the sandbox, once no window owns it (left to the run, or its window crashed) and if it is alive: the
+        claimer stops it, or (a new window) keeps it. None while a window owns it, or when there is none.
 
         The claim is a rename, so that of a window claiming it and the run ending at the same moment only one wins.
         """
+        recorded = self.sandbox()
+        if recorded is not None and not recorded.left:
+            return None
         claimed = self._file(f".sandbox.claimed-{os.getpid()}")
         try:
             self.sandbox_file.replace(claimed)
@@ -255,7 +276,8 @@ class LiveStatus:
 
     @property
     def handed_over_sandbox(self) -> bool:
-        return self.live.sandbox_file.exists()
+        recorded = self.live.sandbox()
+        return recorded is not None and recorded.left
 
 
 def status_of(live: LiveRun) -> LiveStatus:

@@ -25,7 +25,7 @@ from cdp_poc_studio.cdp.retry import retried_status
 from cdp_poc_studio.cdp.secrets import Credentials
 from cdp_poc_studio.domain.progress import STAGE_LABELS, CancelToken, Stage, StageEvent, StageState, Unit
 from cdp_poc_studio.domain.schema import ExtensionSchema
-from cdp_poc_studio.roundtrip.live_run import LiveStatus, running_in_own_process
+from cdp_poc_studio.roundtrip.live_run import LiveStatus, ProcessId, running_in_own_process
 from cdp_poc_studio.roundtrip.pipeline import Pipeline
 from cdp_poc_studio.roundtrip.report_model import RunReport
 from cdp_poc_studio.roundtrip.run_folder import RunFolder, RunState
@@ -319,7 +319,10 @@ class RunController(QObject):
         self._begin(scenario, schema, status.folder)
         if state is not None:
             self._show_done_before(state)
-        self._follow(RunProcess.attach(status, self))
+        child = RunProcess.attach(status, self)
+        self._child_on_sandbox = state is not None and state.target_kind == "sandbox"
+        self._follow(child)
+        self._record_sandbox(child)
         return None
 
     def _show_done_before(self, state: RunState) -> None:
@@ -396,6 +399,16 @@ class RunController(QObject):
         self._child_on_sandbox = plan.kind == "sandbox"
         self._follow(child)
         start(child)
+        self._record_sandbox(child)
+
+    def _record_sandbox(self, child: RunProcess) -> None:
+        """A run on the studio's sandbox records it as this window's: should the window crash, the run (or the next
+        window) knows which sandbox nobody owns any more."""
+        if child.live is None or not self._child_on_sandbox:
+            return
+        handover = self.context.sandbox.handover(window=ProcessId.current())
+        if handover is not None:
+            child.live.record_sandbox(handover)
 
     def _follow(self, child: RunProcess) -> None:
         child.folder_known.connect(self._on_folder_known)

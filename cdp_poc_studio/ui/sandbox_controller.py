@@ -142,8 +142,9 @@ class SandboxController(QObject):
     def restart(self, snapshot: SnapshotMode | None = None) -> None:
         self.stop(then=lambda: self.start(snapshot))
 
-    def handover(self) -> SandboxHandover | None:
-        """The running sandbox as a run left going can stop it when it ends; None when it is not running."""
+    def handover(self, window: ProcessId | None = None) -> SandboxHandover | None:
+        """The running sandbox as a run in its own process records it: owned by `window` (this studio's process)
+        while it follows the run, by nobody once it has left the run going; None when the sandbox is not running."""
         process = self._process
         pid = getattr(process, "pid", None)
         if self.state != "running" or not self.base_url or not pid:
@@ -152,7 +153,8 @@ class SandboxController(QObject):
             identity = ProcessId.of(pid)
         except psutil.Error:
             return None
-        return SandboxHandover(identity, self.base_url, self.options.db_path, self.options.snapshot, self.certificate)
+        return SandboxHandover(identity, self.base_url, self.options.db_path, self.options.snapshot, self.certificate,
+                               window)  # fmt: skip
 
     def release(self) -> None:
         """Forget the sandbox process without stopping it: a run left going owns it now."""

@@ -144,7 +144,7 @@ class RunProcess(QObject):
         live = self.live
         if live is None or sandbox is None:
             return False
-        live.hand_over_sandbox(sandbox)
+        live.record_sandbox(sandbox)
         # The child writes its outcome before it looks for a handed-over sandbox: no outcome yet means it will.
         if self._outcome is None and not any("outcome" in m for m in self._drain()) and self.running:
             return True

@@ -77,7 +77,7 @@ def test_a_handed_over_sandbox_is_claimed_once_and_stopped_by_its_claimer(tmp_pa
     live = LiveRun.new(tmp_path)
     sandbox = _sleeper()
     handover = SandboxHandover(ProcessId.of(sandbox.pid), "http://127.0.0.1:1", str(tmp_path / "s.sqlite"))
-    live.hand_over_sandbox(handover)
+    live.record_sandbox(handover)
     assert orjson.loads(live.sandbox_file.read_bytes())["db_path"].endswith("s.sqlite")
     claimed = live.claim_sandbox()
     assert claimed == handover
@@ -87,3 +87,22 @@ def test_a_handed_over_sandbox_is_claimed_once_and_stopped_by_its_claimer(tmp_pa
     assert not claimed.process.alive()
     live.remove()
     assert not (tmp_path / ".live").exists()
+
+
+def test_a_sandbox_is_not_claimed_while_its_window_lives_and_is_once_the_window_crashed(tmp_path: Path) -> None:
+    live = LiveRun.new(tmp_path)
+    sandbox, window = _sleeper(), _sleeper()
+    try:
+        owned = SandboxHandover(
+            ProcessId.of(sandbox.pid), "http://127.0.0.1:1", "s.sqlite", window=ProcessId.of(window.pid)
+        )
+        live.record_sandbox(owned)
+        assert live.claim_sandbox() is None  # the window still follows the run: its sandbox is its own
+        assert live.sandbox() == owned
+        window.kill()
+        window.wait()
+        assert live.claim_sandbox() == owned  # crashed: the run (or the next window) takes it
+    finally:
+        for process in (sandbox, window):
+            process.kill()
+            process.wait()
