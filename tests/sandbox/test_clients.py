@@ -31,7 +31,7 @@ import pytest
 
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
 from cdp_poc_studio.targets.sandbox_process import SandboxOptions, SandboxProcess
-from tests.helpers.doc_examples import DOC_ORDER
+from tests.helpers.doc_examples import DOC_GUEST, DOC_ORDER
 
 if TYPE_CHECKING:
     from conftest import SandboxApi
@@ -295,20 +295,7 @@ def test_curl_scripts_from_the_legacy_pages(api: SandboxApi) -> None:
         f"{base}/v2/guests",
         *common,
         "--data-raw",
-        json.dumps(
-            {
-                "guestType": "customer",
-                "title": "Ms",
-                "firstName": "Jane",
-                "lastName": "Doe",
-                "gender": "female",
-                "dateOfBirth": "1976-10-28T00:00:00.000Z",
-                "emails": ["jane.doe@example.com"],
-                "phoneNumbers": ["0851234567"],
-                "passportExpiry": "2033-01-01T00:00Z",
-                "country": "IE",
-            }
-        ),
+        json.dumps(DOC_GUEST),
     )
     ref = guest["ref"]
     assert guest["href"] == f"{base}/v2/guests/{ref}"

@@ -9,26 +9,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
-from tests.helpers.doc_examples import DOC_ORDER
+from tests.helpers.doc_examples import DOC_GUEST, DOC_ORDER
 
 if TYPE_CHECKING:
     from conftest import SandboxApi
 
-# create-a-guest--legacy- (facts §3.5), sent as the page's curl does: JSON with no Content-Type header, which
-# curl labels application/x-www-form-urlencoded.
-DOC_GUEST = {
-    "guestType": "customer",
-    "title": "Ms",
-    "firstName": "Jane",
-    "lastName": "Doe",
-    "gender": "female",
-    "dateOfBirth": "1976-10-28T00:00:00.000Z",
-    "emails": ["jane.doe@example.com"],
-    "phoneNumbers": ["0851234567"],
-    "passportExpiry": "2033-01-01T00:00Z",
-    "city": "Dublin",
-    "country": "IE",
-}
 ITEM = {
     "type": "FLIGHT",
     "productId": "FL44124",
@@ -38,6 +23,8 @@ ITEM = {
     "price": 105,
     "currencyCode": "EUR",
 }
+# The legacy pages' examples (facts §3.5) are sent as their curl does: JSON with no Content-Type header, which curl
+# labels application/x-www-form-urlencoded.
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
