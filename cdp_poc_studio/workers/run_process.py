@@ -121,13 +121,16 @@ class RunProcess(QObject):
             self.live.request_cancel()
 
     def wait(self, msecs: int) -> bool:
-        """Block until the child has exited (closing the window, tests); True when it has."""
+        """Block until the child has exited and its outcome is passed on (closing the window); True when it has.
+
+        It reads the channel meanwhile: the child's process id may still be in it, unread.
+        """
         deadline = time.monotonic() + msecs / 1000
-        while self.running and time.monotonic() < deadline:
-            time.sleep(0.05)
-        done = not self.running
-        self.poll()
-        return done
+        while not self._ended and time.monotonic() < deadline:
+            self.poll()
+            if not self._ended:
+                time.sleep(0.05)
+        return self._ended or not self.running
 
     def kill(self) -> None:
         if self._process is not None:

@@ -68,6 +68,10 @@ def _send_slowly(qtbot, make_window, latency_ms: int = 3000) -> tuple[MainWindow
     return window, run.folder, run.child_pid, sandbox_pid
 
 
+def _alive(pid: int) -> bool:
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
 def _leave(window: MainWindow, dialogs) -> None:  # type: ignore[no-untyped-def]
     dialogs.running_answers.append("leave")
     window.close()
@@ -184,3 +188,16 @@ def test_a_re_attached_run_can_be_cancelled_and_a_killed_one_is_offered_for_resu
     assert title == "Resume the interrupted run?"
     assert folder.name in question
     assert not (third.context.runs_root / LIVE_DIR).exists()
+
+
+def test_closing_on_a_run_and_stopping_it_leaves_nothing_running(qtbot, make_window, dialogs) -> None:  # type: ignore[no-untyped-def]
+    window, folder, run_pid, sandbox_pid = _send_slowly(qtbot, make_window, latency_ms=1500)
+    dialogs.running_answers.append("stop")
+    window.close()
+    assert not window.isVisible()
+    # The window waited for the run to stop at its next step: the run, its live files and the sandbox are gone.
+    assert not _alive(run_pid)
+    assert not _alive(sandbox_pid)
+    assert not (window.context.runs_root / LIVE_DIR).exists()
+    assert window.run.outcome == "cancelled"
+    assert not RunFolder(folder).load_state().done("verify")  # resumable
