@@ -115,7 +115,11 @@ def runner() -> TaskRunner:
 
 
 @pytest.fixture
-def sandbox_options() -> SandboxOptions:
+def sandbox_options(request: pytest.FixtureRequest, tmp_path: Path) -> SandboxOptions:
+    """In memory; on disk for a test marked `sandbox_on_disk`, where a later window or the run's own process must
+    find what was sent."""
+    if request.node.get_closest_marker("sandbox_on_disk"):
+        return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
     return SandboxOptions(db_path=":memory:")
 
 

@@ -19,19 +19,13 @@ from cdp_poc_studio.roundtrip.live_run import LIVE_DIR, live_runs
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
 from cdp_poc_studio.roundtrip.run_jobs import list_runs
 from cdp_poc_studio.targets.sandbox_admin import SandboxAdmin
-from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner
 from tests.helpers.studio import click, open_studio
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox_on_disk]
 
 SLOW_GUEST_CREATION = {"path": "/v2.1/guests", "method": "POST"}
-
-
-@pytest.fixture
-def sandbox_options(tmp_path: Path) -> SandboxOptions:
-    return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
 
 
 @pytest.fixture(autouse=True)

@@ -3,22 +3,13 @@ run (no traceback), and opening the studio again offers to resume the interrupte
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.ui.main_window import MainWindow
 from cdp_poc_studio.workers.tasks import TaskRunner
 from tests.helpers.studio import click, open_studio
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def sandbox_options(tmp_path: Path) -> SandboxOptions:
-    """A sandbox database on disk: the second window's sandbox must find what the first one's run sent."""
-    return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox_on_disk]
 
 
 def _studio(qtbot, make_window) -> MainWindow:  # type: ignore[no-untyped-def]

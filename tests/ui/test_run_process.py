@@ -16,17 +16,11 @@ from cdp_poc_studio.domain.schema import ExtensionSchema, FieldSpec
 from cdp_poc_studio.resources import SCENARIOS
 from cdp_poc_studio.roundtrip.live_run import ChannelWriter, LiveRun, ProcessId, status_of
 from cdp_poc_studio.roundtrip.run_folder import RunFolder
-from cdp_poc_studio.targets.sandbox_process import SandboxOptions
 from cdp_poc_studio.workers.run_process import RunProcess
 from cdp_poc_studio.workers.tasks import TaskRunner
 from tests.helpers.studio import click, open_studio
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def sandbox_options(tmp_path: Path) -> SandboxOptions:
-    return SandboxOptions(db_path=str(tmp_path / "sandbox.sqlite"))
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox_on_disk]
 
 
 def test_a_run_in_its_own_process_cancels_resumably_and_resumes(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
