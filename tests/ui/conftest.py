@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import keyring
 import keyring.backend
 import keyring.errors
 import pytest
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QCoreApplication, QEvent, QUrl
 from PySide6.QtWidgets import QApplication
 
 from cdp_poc_studio.app import create_main_window
@@ -167,12 +168,19 @@ def make_window(qtbot, tmp_path: Path, dialogs: FakeDialogs, memory_keyring, san
         return window
 
     yield make
-    for window in windows:
-        window.shutdown()
-        window.document.set_modified(False)
-        window.close()
-        window.deleteLater()
+    while windows:
+        closing = windows.pop(0)
+        closing.shutdown()
+        closing.document.set_modified(False)
+        closing.close()
+        closing.deleteLater()
+        del closing
     QApplication.processEvents()
+    # The windows go now, and their Python wrappers with them, while Qt runs (as app._tear_down does for the app):
+    # left to a later automatic collection in the middle of another test's event loop, one crashed PySide6 (a
+    # segmentation fault while garbage-collecting, once in a full run).
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
     # The dangling-widget guard: nothing a test opened is still on screen (no stray dialog or window).
     visible = [w.objectName() or type(w).__name__ for w in QApplication.topLevelWidgets() if w.isVisible()]
     assert not visible, f"widgets left open: {visible}"
